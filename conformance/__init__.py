@@ -1,0 +1,1 @@
+"""The conformance harness: cases, comparison, reports, the CLI and the pytest plugin."""

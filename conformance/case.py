@@ -1,0 +1,307 @@
+"""Loading, validating and saving case files (CASE_FORMAT.md): the one place that does it.
+
+``validate_case`` turns a parsed JSON object into a normalised case: defaults filled
+in, every array a numpy array of the case's dtype. It never mutates what it is
+given. Anything wrong raises :class:`CaseError`, whose message names the file, the
+field, what was expected and what was found, so a user can fix it without reading
+a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from impl import ACTIVATIONS, DTYPES, LOSSES, REDUCTIONS
+
+FORMAT = "backprop-case/1"
+CASE_KEYS = ("format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets")
+REQUIRED_KEYS = ("format", "layers", "params", "loss", "inputs", "targets")
+LAYER_KEYS = ("in", "out", "activation")
+PARAM_KEYS = ("W", "b")
+LOSS_KEYS = ("name", "reduction")
+
+Case = dict[str, Any]
+
+
+class CaseError(ValueError):
+    """A case (or case file) is malformed. ``field`` is a path like ``layers[1].activation``."""
+
+    def __init__(self, problem: str, *, field: str | None = None, source: str | None = None):
+        self.problem = problem
+        self.field = field
+        self.source = source
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"case file {self.source!r}" if self.source else "case"
+        if self.field:
+            where += f", field {self.field!r}"
+        return f"{where}: {self.problem}"
+
+    def with_source(self, source: str) -> CaseError:
+        return CaseError(self.problem, field=self.field, source=source)
+
+
+def suggest(name: str, choices: Any) -> str:
+    """'; did you mean X?' for the closest of ``choices``, or '' if none is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_name(kind: str, name: Any, choices: Any, field: str) -> CaseError:
+    return CaseError(
+        f"unknown {kind} {name!r}; expected one of: {', '.join(choices)}{suggest(name, choices)}",
+        field=field,
+    )
+
+
+def _check_keys(obj: Any, allowed: tuple[str, ...], required: tuple[str, ...], field: str) -> None:
+    if not isinstance(obj, Mapping):
+        raise CaseError(f"expected a JSON object, found {type(obj).__name__}", field=field or None)
+    for key in obj:
+        if key not in allowed:
+            raise CaseError(
+                f"unknown key {key!r}{suggest(key, allowed)}; allowed keys: {', '.join(allowed)} "
+                "(a misspelt key must not pass silently)",
+                field=field or None,
+            )
+    for key in required:
+        if key not in obj:
+            raise CaseError(f"missing required key {key!r}", field=field or None)
+
+
+def _number(value: Any, field: str, *, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise CaseError(f"expected a number, found {value!r}", field=field)
+    if not math.isfinite(value):
+        raise CaseError(f"expected a finite number, found {value!r}", field=field)
+    if minimum is not None and value < minimum:
+        raise CaseError(f"expected a number >= {minimum}, found {value!r}", field=field)
+    return float(value)
+
+
+def _size(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise CaseError(f"expected a positive whole number, found {value!r}", field=field)
+    return int(value)
+
+
+def _array(value: Any, shape: tuple[int, ...], dtype: type, field: str) -> np.ndarray:
+    """``value`` as an array of ``shape`` and ``dtype``; finite, numeric, not ragged."""
+    try:
+        wide = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise CaseError(
+            "expected a rectangular array of numbers, found a ragged or non-numeric value",
+            field=field,
+        ) from None
+    if wide.shape != shape:
+        raise CaseError(
+            f"expected shape {_shape_text(shape)}, found {_shape_text(wide.shape)}", field=field
+        )
+    bad = ~np.isfinite(wide)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise CaseError(
+            f"{wide[index]} at index {list(index)}: every value must be a finite number",
+            field=field,
+        )
+    narrow = wide.astype(dtype)
+    if not np.isfinite(narrow).all():
+        raise CaseError(f"a value overflows {np.dtype(dtype).name}", field=field)
+    return narrow
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")"
+
+
+def _validate_layer(spec: Any, index: int, previous_out: int | None) -> dict[str, Any]:
+    field = f"layers[{index}]"
+    if not isinstance(spec, Mapping):
+        raise CaseError(f"expected a JSON object, found {type(spec).__name__}", field=field)
+    name = spec.get("activation")
+    if "activation" in spec and name not in ACTIVATIONS:
+        raise _unknown_name("activation", name, ACTIVATIONS, f"{field}.activation")
+    options = ACTIVATIONS[name].options if name in ACTIVATIONS else ()
+    _check_keys(spec, LAYER_KEYS + options, LAYER_KEYS, field)
+    layer: dict[str, Any] = {
+        "in": _size(spec["in"], f"{field}.in"),
+        "out": _size(spec["out"], f"{field}.out"),
+        "activation": name,
+    }
+    for option in options:
+        if option in spec:
+            layer[option] = _number(spec[option], f"{field}.{option}")
+    if previous_out is not None and layer["in"] != previous_out:
+        raise CaseError(
+            f"shapes do not chain: layer {index} takes {layer['in']} inputs but layer "
+            f"{index - 1} gives {previous_out} outputs; set 'in' of layer {index} to "
+            f"{previous_out}",
+            field=f"{field}.in",
+        )
+    return layer
+
+
+def _validate_loss(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, Mapping) and "name" in spec and spec["name"] not in LOSSES:
+        raise _unknown_name("loss", spec["name"], LOSSES, "loss.name")
+    options = LOSSES[spec["name"]].options if isinstance(spec, Mapping) and "name" in spec else ()
+    _check_keys(spec, LOSS_KEYS + options, ("name",), "loss")
+    reduction = spec.get("reduction", "sum")
+    if reduction not in REDUCTIONS:
+        raise _unknown_name("reduction", reduction, REDUCTIONS, "loss.reduction")
+    loss: dict[str, Any] = {"name": spec["name"], "reduction": reduction}
+    for option in options:
+        if option in spec:
+            loss[option] = _number(spec[option], f"loss.{option}")
+    return loss
+
+
+def validate_case(
+    raw: Any, *, source: str | None = None, need_gradient: bool = True
+) -> Case:
+    """A normalised copy of ``raw`` (arrays in the case's dtype), or :class:`CaseError`.
+
+    ``need_gradient`` rejects layers whose activation has no derivative (``step``).
+    """
+    try:
+        return _validate(raw, need_gradient)
+    except CaseError as error:
+        raise error.with_source(source) if source else error from None
+
+
+def _validate(raw: Any, need_gradient: bool) -> Case:
+    _check_keys(raw, CASE_KEYS, REQUIRED_KEYS, "")
+    if raw["format"] != FORMAT:
+        raise CaseError(
+            f"expected {FORMAT!r}, found {raw['format']!r}; this tool reads case format "
+            "version 1 (CASE_FORMAT.md)",
+            field="format",
+        )
+    dtype_name = raw.get("dtype", "float64")
+    if dtype_name not in DTYPES:
+        raise _unknown_name("dtype", dtype_name, DTYPES, "dtype")
+    dtype = DTYPES[dtype_name]
+    if "name" in raw and not isinstance(raw["name"], str):
+        raise CaseError(f"expected a string, found {raw['name']!r}", field="name")
+
+    if not isinstance(raw["layers"], list) or not raw["layers"]:
+        raise CaseError("expected a non-empty list of layers", field="layers")
+    layers: list[dict[str, Any]] = []
+    for index, spec in enumerate(raw["layers"]):
+        layers.append(_validate_layer(spec, index, layers[-1]["out"] if layers else None))
+        if need_gradient and not ACTIVATIONS[layers[-1]["activation"]].differentiable:
+            raise CaseError(
+                f"layer {index} uses the 'step' activation, which has no useful derivative "
+                "(0 everywhere but z = 0, where it does not exist: document 002), so no "
+                "gradient can be computed; use 'sigmoid' (its smooth counterpart) to train",
+                field=f"layers[{index}].activation",
+            )
+
+    params = raw["params"]
+    if not isinstance(params, list) or len(params) != len(layers):
+        found = len(params) if isinstance(params, list) else type(params).__name__
+        raise CaseError(
+            f"expected a list with one entry per layer ({len(layers)}), found {found}",
+            field="params",
+        )
+    normalised_params = []
+    for index, (layer, entry) in enumerate(zip(layers, params, strict=True)):
+        _check_keys(entry, PARAM_KEYS, PARAM_KEYS, f"params[{index}]")
+        normalised_params.append(
+            {
+                "W": _array(entry["W"], (layer["out"], layer["in"]), dtype, f"params[{index}].W"),
+                "b": _array(entry["b"], (layer["out"],), dtype, f"params[{index}].b"),
+            }
+        )
+
+    inputs_list = raw["inputs"]
+    count = len(inputs_list) if isinstance(inputs_list, (list, np.ndarray)) else 0
+    if count < 1:
+        raise CaseError("expected a non-empty list of samples (one row each)", field="inputs")
+    case: Case = {
+        "format": FORMAT,
+        "dtype": dtype_name,
+        "layers": layers,
+        "params": normalised_params,
+        "loss": _validate_loss(raw["loss"]),
+        "l2": _number(raw.get("l2", 0.0), "l2", minimum=0.0),
+        "inputs": _array(inputs_list, (count, layers[0]["in"]), dtype, "inputs"),
+        "targets": _array(raw["targets"], (count, layers[-1]["out"]), dtype, "targets"),
+    }
+    if "name" in raw:
+        case["name"] = raw["name"]
+    return case
+
+
+def read_case_json(path: str | os.PathLike[str]) -> Any:
+    """The parsed JSON of a case file, or :class:`CaseError` saying what is wrong with it."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CaseError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise CaseError("is a directory, expected a JSON case file", source=source) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CaseError(f"cannot be read: {error}", source=source) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CaseError(
+            f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+            source=source,
+        ) from None
+
+
+def load_case(path: str | os.PathLike[str], *, need_gradient: bool = True) -> Case:
+    """Read and validate a case file."""
+    return validate_case(read_case_json(path), source=str(path), need_gradient=need_gradient)
+
+
+def case_to_json(case: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-ready copy of a (normalised) case: arrays become nested lists."""
+    return {key: _to_json(value) for key, value in case.items()}
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {key: _to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    return value
+
+
+def save_case(case: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``case`` as JSON to ``path``; never overwrites (FileExistsError instead)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "x", encoding="utf-8") as handle:
+        json.dump(case_to_json(case), handle, indent=2)
+        handle.write("\n")
+    return target
+
+
+def save_case_unique(case: Mapping[str, Any], directory: str | os.PathLike[str], stem: str) -> Path:
+    """Save ``case`` as ``directory/stem.json``, or ``stem-2.json``, ... if taken."""
+    folder = Path(directory)
+    for attempt in range(1, 10_000):
+        name = f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json"
+        try:
+            return save_case(case, folder / name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free file name for {stem!r} in {folder}")

@@ -1,0 +1,272 @@
+"""Hypothesis strategies for random architectures and cases: the only place random data is made.
+
+``architectures()`` draws layer shapes, activations and a loss that fits the last
+layer; ``cases()`` fills one with parameters, inputs and targets. Hypothesis draws
+the structure (depth, widths, names, batch size, dtype, flags) and a seed; the
+numbers come from ``numpy.random.default_rng(seed)``, which keeps generation fast
+and every case reproducible, while shrinking still reduces the structure to a
+small network with one sample.
+
+Values are drawn so that comparisons mean something: weights scaled by
+1/sqrt(fan_in) keep pre-activations of order 1 (no saturated sigmoid that zeroes
+every gradient, no float32 overflow), and no relu/leaky_relu pre-activation or
+hinge margin lies within ``KINK_CLEARANCE`` of its kink, where a finite difference
+would straddle it (the numeric backend would refuse, correctly, to give a value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from conformance.case import Case, validate_case
+from impl import ACTIVATIONS, DTYPES, LOSSES, REDUCTIONS, build_layers, forward
+
+TRAINABLE_ACTIVATIONS = tuple(name for name, a in ACTIVATIONS.items() if a.differentiable)
+KINKED_ACTIVATIONS = ("relu", "leaky_relu")
+
+PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+"""Last-layer activations whose outputs lie in (0, 1), as bce and cross_entropy need."""
+
+LOSS_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "bce": PROBABILITY_OUTPUTS,
+    "cross_entropy": PROBABILITY_OUTPUTS,
+}
+"""Losses that constrain the last layer's activation; the others take any output."""
+
+KINK_CLEARANCE = 1e-2
+"""How far (in units of the pre-activation) a relu input or hinge margin stays from
+its kink. Numeric steps are at most ~1e-3 of order-1 values, so 1e-2 keeps every
+finite difference on one side of the kink."""
+
+LARGE_LOGIT = 1000.0
+"""The documents' overflow example: e^1000 (document 001)."""
+
+
+def _check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(names)
+    if not names:
+        raise InvalidArgument(f"{argument}= must name at least one of: {', '.join(allowed)}")
+    for name in names:
+        if name not in allowed:
+            raise InvalidArgument(
+                f"{argument}= contains unknown name {name!r}; expected names from: "
+                + ", ".join(allowed)
+            )
+    return names
+
+
+def _check_range(argument: str, low: int, high: int, *, minimum: int) -> None:
+    if low < minimum or high < low:
+        raise InvalidArgument(
+            f"{argument}: need {minimum} <= min_{argument} <= max_{argument}, got {low} and {high}"
+        )
+
+
+@st.composite
+def architectures(
+    draw: st.DrawFn,
+    *,
+    min_depth: int = 1,
+    max_depth: int = 3,
+    min_width: int = 1,
+    max_width: int = 6,
+    activations: Sequence[str] = TRAINABLE_ACTIVATIONS,
+    losses: Sequence[str] = tuple(LOSSES),
+    reductions: Sequence[str] = REDUCTIONS,
+) -> dict[str, Any]:
+    """Layer specs and a loss spec: ``{"layers": [...], "loss": {...}}``.
+
+    The loss is drawn first; bce and cross_entropy then get a last layer whose
+    outputs are probabilities (sigmoid or softmax). Layers are square or not as
+    the widths fall; widths of the output layer are at least 2 for losses that
+    compare classes.
+    """
+    _check_range("depth", min_depth, max_depth, minimum=1)
+    _check_range("width", min_width, max_width, minimum=1)
+    activations = _check_names("activations", activations, TRAINABLE_ACTIVATIONS)
+    losses = _check_names("losses", losses, tuple(LOSSES))
+    reductions = _check_names("reductions", reductions, REDUCTIONS)
+
+    loss_name = draw(st.sampled_from(losses))
+    last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
+    if not last_choices:
+        raise InvalidArgument(
+            f"loss {loss_name!r} needs a last activation in {LOSS_OUTPUTS[loss_name]}, "
+            f"but activations={activations!r}"
+        )
+    depth = draw(st.integers(min_depth, max_depth))
+    widths = [draw(st.integers(min_width, max_width)) for _ in range(depth + 1)]
+    if loss_name in ("hinge", "softmax_cross_entropy", "cross_entropy"):
+        widths[-1] = max(widths[-1], 2, min_width)
+    layers = []
+    for index in range(depth):
+        choices = last_choices if index == depth - 1 else list(activations)
+        name = draw(st.sampled_from(choices))
+        layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1], "activation": name}
+        if name == "leaky_relu" and draw(st.booleans()):
+            layer["negative_slope"] = draw(st.sampled_from([0.1, 0.2, 0.3]))
+        layers.append(layer)
+    loss: dict[str, Any] = {"name": loss_name, "reduction": draw(st.sampled_from(reductions))}
+    if loss_name == "hinge" and draw(st.booleans()):
+        loss["margin"] = draw(st.sampled_from([0.5, 2.0]))
+    return {"layers": layers, "loss": loss}
+
+
+def _targets(rng: np.random.Generator, loss: str, last_activation: str, shape: tuple[int, int],
+             one_hot: bool) -> np.ndarray:
+    count, width = shape
+    if loss in ("cross_entropy", "softmax_cross_entropy", "hinge") or (
+        loss == "bce" and last_activation == "softmax"
+    ):
+        if one_hot:
+            return np.eye(width)[rng.integers(0, width, size=count)]
+        return rng.dirichlet(np.ones(width), size=count)
+    if loss == "bce" or last_activation in PROBABILITY_OUTPUTS:
+        return rng.integers(0, 2, size=shape).astype(float) if one_hot else rng.uniform(0, 1, shape)
+    return rng.normal(0, 1, size=shape)
+
+
+SATURATION_MARGIN = 1e-4
+"""Probabilities fed to bce or cross_entropy stay this far from 0 and 1: at a
+saturated output the log blows up and every gradient is noise."""
+
+
+def _well_conditioned(case: Case) -> bool:
+    """True when no relu/leaky_relu pre-activation or hinge margin is near its kink
+    and no probability given to a log-loss is saturated."""
+    cache = forward(build_layers(case), case["inputs"].astype(np.float64))
+    if case["loss"]["name"] in LOSS_OUTPUTS:
+        y = cache.activations[-1]
+        if min(y.min(), (1 - y).min()) < SATURATION_MARGIN:
+            return False
+    for spec, z in zip(case["layers"], cache.pre_activations, strict=True):
+        if spec["activation"] in KINKED_ACTIVATIONS and np.abs(z).min() < KINK_CLEARANCE:
+            return False
+    if case["loss"]["name"] == "hinge":
+        y = cache.activations[-1]
+        t = case["targets"]
+        rows = np.arange(len(y))
+        correct = t.argmax(axis=1)
+        margins = y - y[rows, correct][:, None] + case["loss"].get("margin", 1.0)
+        margins[rows, correct] = np.inf
+        if np.abs(margins).min() < KINK_CLEARANCE:
+            return False
+        top = np.sort(t, axis=1)  # a tie for argmax t would make the class ambiguous
+        if t.shape[1] > 1 and (top[:, -1] - top[:, -2]).min() < KINK_CLEARANCE:
+            return False
+    return True
+
+
+def fill_case(
+    architecture: dict[str, Any],
+    *,
+    seed: int,
+    batch_size: int,
+    dtype: str = "float64",
+    l2: float = 0.0,
+    one_hot: bool = True,
+    large_logits: bool = False,
+    attempts: int = 20,
+) -> Case | None:
+    """A validated case for ``architecture`` with values from ``default_rng(seed)``.
+
+    Returns None when ``attempts`` draws all land too close to a kink.
+    """
+    rng = np.random.default_rng(seed)
+    layers = architecture["layers"]
+    loss = architecture["loss"]
+    for _ in range(attempts):
+        params = []
+        for layer in layers:
+            scale = 1.0 / np.sqrt(layer["in"])
+            params.append(
+                {
+                    "W": rng.normal(0, scale, size=(layer["out"], layer["in"])),
+                    "b": rng.normal(0, 0.5, size=layer["out"]),
+                }
+            )
+        if large_logits:
+            params[-1]["b"] = params[-1]["b"] + LARGE_LOGIT
+        raw = {
+            "format": "backprop-case/1",
+            "name": f"random seed={seed}",
+            "dtype": dtype,
+            "layers": layers,
+            "params": params,
+            "loss": loss,
+            "l2": l2,
+            "inputs": rng.normal(0, 1, size=(batch_size, layers[0]["in"])),
+            "targets": _targets(
+                rng, loss["name"], layers[-1]["activation"],
+                (batch_size, layers[-1]["out"]), one_hot,
+            ),
+        }
+        case = validate_case(raw)
+        if _well_conditioned(case):
+            return case
+    return None
+
+
+def _large_logits_fit(architecture: dict[str, Any]) -> bool:
+    """Large logits only where the loss or last activation is shift-invariant (softmax)."""
+    last = architecture["layers"][-1]["activation"]
+    loss = architecture["loss"]["name"]
+    return last == "softmax" or (loss == "softmax_cross_entropy" and last == "identity")
+
+
+@st.composite
+def cases(
+    draw: st.DrawFn,
+    *,
+    architectures: st.SearchStrategy[dict[str, Any]] | None = None,
+    dtypes: Sequence[str] = tuple(DTYPES),
+    min_batch: int = 1,
+    max_batch: int = 4,
+    l2: st.SearchStrategy[float] | None = None,
+    large_logits: bool = True,
+) -> Case:
+    """A full, validated case (numpy arrays in its dtype).
+
+    ``large_logits`` lets a softmax output layer (or identity logits under
+    softmax_cross_entropy) get biases near 1000 in float64 cases, the documents'
+    e^1000 example: a stable softmax passes, an unstable one overflows.
+    """
+    dtypes = _check_names("dtypes", dtypes, tuple(DTYPES))
+    _check_range("batch", min_batch, max_batch, minimum=1)
+    architecture = draw(architectures if architectures is not None else _default_architectures)
+    dtype = draw(st.sampled_from(dtypes))
+    batch_size = draw(st.integers(min_batch, max_batch))
+    l2_value = draw(l2 if l2 is not None else st.sampled_from([0.0, 0.0, 0.1, 0.5]))
+    one_hot = draw(st.booleans())
+    wants_large = (
+        large_logits and dtype == "float64" and _large_logits_fit(architecture)
+        and draw(st.integers(0, 4)) == 0
+    )
+    seed = draw(st.integers(0, 2**32 - 1))
+    case = fill_case(
+        architecture, seed=seed, batch_size=batch_size, dtype=dtype, l2=l2_value,
+        one_hot=one_hot, large_logits=wants_large,
+    )
+    assume(case is not None)
+    assert case is not None
+    return case
+
+
+_default_architectures = architectures()
+
+
+def case_signature(case: Case) -> tuple[Any, ...]:
+    """What makes two cases share compiled code: dtype, shapes, names and options."""
+    return (
+        case["dtype"],
+        case["inputs"].shape,
+        tuple(tuple(sorted(layer.items())) for layer in case["layers"]),
+        tuple(sorted(case["loss"].items())),
+        bool(case["l2"]),
+    )

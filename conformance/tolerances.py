@@ -1,0 +1,70 @@
+"""The tolerance table: the only place in the project where a tolerance number lives.
+
+Two values ``a`` (the implementation under test) and ``b`` (a reference) agree at an
+entry when
+
+    |a - b| <= atol + rtol * |b| + scale_rtol * max|B|
+
+where ``max|B|`` is the largest magnitude in the whole reference array (one
+gradient tensor, the outputs, ...). The last term is what keeps float32 honest
+without being loose: an entry that is the small difference of large terms carries
+a rounding error proportional to the terms, not to itself, so it is judged against
+the scale of its tensor (the same idea as jax's ``check_grads`` using norms and
+torch's ``gradcheck`` using atol next to rtol).
+
+Kinds of check:
+
+- ``analytic``: two exact methods (hand-written backprop, PyTorch autograd, JAX
+  autodiff) evaluated in the same dtype; they differ only by summation order.
+- ``numeric``: an exact method against finite differences (Richardson
+  extrapolation or central differences computed in float64).
+- ``complex_step``: an exact method against the complex-step derivative, which has
+  no subtractive cancellation and is accurate to rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+    scale_rtol: float
+
+
+TOLERANCES: dict[tuple[str, str], Tolerance] = {
+    # float64 unit roundoff is 1.1e-16. Networks here are at most a few layers of
+    # width <= 64, so accumulated rounding stays below ~1e-13 relative; 1e-9 leaves
+    # four orders of margin and still catches any real bug (those are O(1) relative)
+    # and even a float64 case silently computed in float32 (~1e-7).
+    ("float64", "analytic"): Tolerance(rtol=1e-9, atol=1e-12, scale_rtol=1e-10),
+    # float32 unit roundoff is 6e-8. Summation order differs between BLAS, torch and
+    # XLA; with depth <= 4 and cancellation in W^T delta, errors of ~100 ulps of the
+    # tensor's scale occur, so 1e-5 of the scale and 1e-4 of the entry.
+    ("float32", "analytic"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
+    # Richardson-extrapolated central differences in float64: truncation error
+    # O(h^4) with h ~ 1e-3 and rounding ~eps/h ~ 1e-13 leave ~1e-8 relative error;
+    # the estimate is conservative at 1e-6.
+    ("float64", "numeric"): Tolerance(rtol=1e-6, atol=1e-8, scale_rtol=1e-7),
+    # The float32 implementation's own rounding (see the analytic row) dominates the
+    # float64 numeric reference's error.
+    ("float32", "numeric"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
+    # Complex step has no cancellation: its error is rounding in the function itself.
+    ("float64", "complex_step"): Tolerance(rtol=1e-9, atol=1e-12, scale_rtol=1e-10),
+    ("float32", "complex_step"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
+}
+
+CHECK_KINDS: tuple[str, ...] = ("analytic", "numeric", "complex_step")
+
+
+def tolerance_for(dtype: str, kind: str) -> Tolerance:
+    """The tolerance for comparing ``dtype`` results by a check of ``kind``."""
+    try:
+        return TOLERANCES[(dtype, kind)]
+    except KeyError:
+        raise KeyError(
+            f"no tolerance for dtype {dtype!r} and check kind {kind!r}; "
+            f"known: {sorted(TOLERANCES)}"
+        ) from None

@@ -1,0 +1,61 @@
+"""The one protocol every gradient backend follows, and the outcomes it may report.
+
+A backend has a ``name``, says whether it can run here (and why not), and maps a
+case (CASE_FORMAT.md) to a result. Heavy libraries are imported inside the
+backend, on first use, so ``import references`` works with neither torch nor jax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A way to compute a case's loss, outputs, parameter gradients and input gradient."""
+
+    name: str
+
+    def availability(self) -> tuple[bool, str]:
+        """(True, version text) when usable here, else (False, the reason and how to fix it)."""
+        ...
+
+    def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        """The result object of CASE_FORMAT.md for ``case``."""
+        ...
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend's library is not installed (or not importable) on this machine."""
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Where a numeric derivative would straddle a point of non-differentiability."""
+
+    layer: int  # index of the layer (or -1 for the loss)
+    sample: int
+    unit: int
+    distance: float  # how far the pre-activation (or margin) is from the kink
+    step: float  # the finite-difference step it must stay clear of
+    what: str  # "relu", "leaky_relu", "hinge", ...
+
+
+class NonDifferentiableHere(ValueError):
+    """A numeric backend refuses to give a value: a kink lies within its step.
+
+    The harness treats this as "not comparable at this point", never as a pass
+    or a mismatch. ``kinks`` says where.
+    """
+
+    def __init__(self, kinks: list[Kink]):
+        self.kinks = kinks
+        first = kinks[0]
+        place = "the loss" if first.layer < 0 else f"layer {first.layer}"
+        super().__init__(
+            f"non-differentiable here: {first.what} kink in {place} (sample {first.sample}, "
+            f"unit {first.unit}) is {first.distance:.3g} from its kink, within the numeric "
+            f"step {first.step:.3g}; {len(kinks)} such point(s) in all"
+        )

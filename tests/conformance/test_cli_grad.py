@@ -1,0 +1,53 @@
+"""The grad command: tables for people, JSON for programs, clear errors for bad names."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
+CASE_2_2_2 = str(WORKED / "doc002_2-2-2_sigmoid.json")
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_grad_prints_readable_tables_with_the_documents_numbers():
+    completed = _run("grad", "--case", CASE_2_2_2, "--backend", "impl")
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "loss: 0.3226845322" in out
+    assert "0.7987314002" in out and "0.8374488853" in out
+    assert "0.0818667050" in out and "0.0011178739" in out
+    assert "layer 1 (2 -> 2, sigmoid):" in out
+
+
+def test_grad_json_is_the_result_object():
+    completed = _run("grad", "--case", CASE_2_2_2, "--json")
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert set(result) == {"loss", "outputs", "grads", "input_grad"}
+    assert result["grads"][1]["W"][0][0] == pytest.approx(0.0818667050, abs=5e-11)
+    assert len(result["input_grad"]) == 1 and len(result["input_grad"][0]) == 2
+
+
+def test_unknown_backend_is_exit_2_with_a_suggestion():
+    completed = _run("grad", "--case", CASE_2_2_2, "--backend", "imp")
+    assert completed.returncode == 2
+    assert "unknown backend 'imp'" in completed.stderr and "did you mean 'impl'" in completed.stderr
+
+
+def test_user_callable_that_cannot_be_imported_is_exit_2():
+    completed = _run("grad", "--case", CASE_2_2_2, "--backend", "no_such_module_xyz:gradients")
+    assert completed.returncode == 2
+    assert "cannot import module 'no_such_module_xyz'" in completed.stderr
+
+
+def test_missing_argument_is_a_usage_error():
+    completed = _run("grad")
+    assert completed.returncode == 2 and "--case" in completed.stderr
