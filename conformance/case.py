@@ -166,9 +166,7 @@ def _validate_loss(spec: Any) -> dict[str, Any]:
     return loss
 
 
-def validate_case(
-    raw: Any, *, source: str | None = None, need_gradient: bool = True
-) -> Case:
+def validate_case(raw: Any, *, source: str | None = None, need_gradient: bool = True) -> Case:
     """A normalised copy of ``raw`` (arrays in the case's dtype), or :class:`CaseError`.
 
     ``need_gradient`` rejects layers whose activation has no derivative (``step``).

@@ -48,5 +48,9 @@ def format_result(case: Mapping[str, Any], result: Mapping[str, Any], backend: s
             f"  dLoss/db ({_shape(grad['b'])}):",
             format_matrix(grad["b"]),
         ]
-    lines += ["", f"dLoss/dinputs ({_shape(result['input_grad'])}):", format_matrix(result["input_grad"])]
+    lines += [
+        "",
+        f"dLoss/dinputs ({_shape(result['input_grad'])}):",
+        format_matrix(result["input_grad"]),
+    ]
     return "\n".join(lines)

@@ -59,7 +59,9 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
             raise ResultError(f"backend {backend!r}: grads[{index}] must have keys 'W' and 'b'")
         normal_grads.append(
             {
-                "W": _as_array(grad["W"], (layer["out"], layer["in"]), f"grads[{index}].W", backend),
+                "W": _as_array(
+                    grad["W"], (layer["out"], layer["in"]), f"grads[{index}].W", backend
+                ),
                 "b": _as_array(grad["b"], (layer["out"],), f"grads[{index}].b", backend),
             }
         )

@@ -118,8 +118,9 @@ def architectures(
     return {"layers": layers, "loss": loss}
 
 
-def _targets(rng: np.random.Generator, loss: str, last_activation: str, shape: tuple[int, int],
-             one_hot: bool) -> np.ndarray:
+def _targets(
+    rng: np.random.Generator, loss: str, last_activation: str, shape: tuple[int, int], one_hot: bool
+) -> np.ndarray:
     count, width = shape
     if loss in ("cross_entropy", "softmax_cross_entropy", "hinge") or (
         loss == "bce" and last_activation == "softmax"
@@ -203,8 +204,11 @@ def fill_case(
             "l2": l2,
             "inputs": rng.normal(0, 1, size=(batch_size, layers[0]["in"])),
             "targets": _targets(
-                rng, loss["name"], layers[-1]["activation"],
-                (batch_size, layers[-1]["out"]), one_hot,
+                rng,
+                loss["name"],
+                layers[-1]["activation"],
+                (batch_size, layers[-1]["out"]),
+                one_hot,
             ),
         }
         case = validate_case(raw)
@@ -245,13 +249,20 @@ def cases(
     l2_value = draw(l2 if l2 is not None else st.sampled_from([0.0, 0.0, 0.1, 0.5]))
     one_hot = draw(st.booleans())
     wants_large = (
-        large_logits and dtype == "float64" and _large_logits_fit(architecture)
+        large_logits
+        and dtype == "float64"
+        and _large_logits_fit(architecture)
         and draw(st.integers(0, 4)) == 0
     )
     seed = draw(st.integers(0, 2**32 - 1))
     case = fill_case(
-        architecture, seed=seed, batch_size=batch_size, dtype=dtype, l2=l2_value,
-        one_hot=one_hot, large_logits=wants_large,
+        architecture,
+        seed=seed,
+        batch_size=batch_size,
+        dtype=dtype,
+        l2=l2_value,
+        one_hot=one_hot,
+        large_logits=wants_large,
     )
     assume(case is not None)
     assert case is not None

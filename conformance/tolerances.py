@@ -65,6 +65,5 @@ def tolerance_for(dtype: str, kind: str) -> Tolerance:
         return TOLERANCES[(dtype, kind)]
     except KeyError:
         raise KeyError(
-            f"no tolerance for dtype {dtype!r} and check kind {kind!r}; "
-            f"known: {sorted(TOLERANCES)}"
+            f"no tolerance for dtype {dtype!r} and check kind {kind!r}; known: {sorted(TOLERANCES)}"
         ) from None

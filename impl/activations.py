@@ -134,9 +134,7 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("sigmoid", sigmoid, sigmoid_backward),
         Activation("tanh", tanh, tanh_backward),
         Activation("relu", relu, relu_backward),
-        Activation(
-            "leaky_relu", leaky_relu, leaky_relu_backward, options=("negative_slope",)
-        ),
+        Activation("leaky_relu", leaky_relu, leaky_relu_backward, options=("negative_slope",)),
         Activation("softplus", softplus, softplus_backward),
         Activation("softmax", softmax, softmax_backward),
         Activation("step", step, step_backward, differentiable=False),

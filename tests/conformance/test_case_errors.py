@@ -113,7 +113,9 @@ def _run_cli(*args):
     )
 
 
-@pytest.mark.parametrize("label", ["unknown activation", "NaN in an input", "step layer needs a gradient"])
+@pytest.mark.parametrize(
+    "label", ["unknown activation", "NaN in an input", "step layer needs a gradient"]
+)
 def test_cli_exits_2_with_one_paragraph_and_no_traceback(tmp_path, label):
     raw, fragments = BAD_CASES[label]
     path = tmp_path / "bad.json"

@@ -13,7 +13,9 @@ T_ONE_HOT = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 def test_half_sse_value():
     # 1/2 * ((0.2)^2 + (0.3)^2 + (0.1)^2) for row 0
-    assert LOSSES["half_sse"].value(Y_PROB, T_ONE_HOT)[0] == pytest.approx(0.5 * (0.04 + 0.09 + 0.01))
+    assert LOSSES["half_sse"].value(Y_PROB, T_ONE_HOT)[0] == pytest.approx(
+        0.5 * (0.04 + 0.09 + 0.01)
+    )
 
 
 def test_mse_value():
@@ -65,7 +67,9 @@ def _numeric_gradient(value, y, t, cotangent, h=1e-6, **options):
         up, down = y.copy(), y.copy()
         up[index] += h
         down[index] -= h
-        grad[index] = ((value(up, t, **options) - value(down, t, **options)) * cotangent).sum() / (2 * h)
+        grad[index] = ((value(up, t, **options) - value(down, t, **options)) * cotangent).sum() / (
+            2 * h
+        )
     return grad
 
 

@@ -64,8 +64,12 @@ def _case(**overrides):
 
 def test_accepts_nested_lists_and_arrays_alike():
     case = _case()
-    as_lists = dict(case, params=[{k: v.tolist() for k, v in p.items()} for p in case["params"]],
-                    inputs=case["inputs"].tolist(), targets=case["targets"].tolist())
+    as_lists = dict(
+        case,
+        params=[{k: v.tolist() for k, v in p.items()} for p in case["params"]],
+        inputs=case["inputs"].tolist(),
+        targets=case["targets"].tolist(),
+    )
     a, b = impl.gradients(case), impl.gradients(as_lists)
     np.testing.assert_array_equal(a["grads"][0]["W"], b["grads"][0]["W"])
     np.testing.assert_array_equal(a["input_grad"], b["input_grad"])
@@ -104,10 +108,15 @@ def test_full_gradient_matches_finite_differences_of_a_random_projection():
     rng = np.random.default_rng(5)
     directions = [{k: rng.normal(size=v.shape) for k, v in p.items()} for p in case["params"]]
     grads = impl.gradients(case)["grads"]
-    predicted = sum((g[k] * d[k]).sum() for g, d in zip(grads, directions) for k in ("W", "b"))
+    predicted = sum(
+        (g[k] * d[k]).sum() for g, d in zip(grads, directions, strict=True) for k in ("W", "b")
+    )
 
     def loss_at(step):
-        params = [{k: p[k] + step * d[k] for k in p} for p, d in zip(case["params"], directions)]
+        params = [
+            {k: p[k] + step * d[k] for k in p}
+            for p, d in zip(case["params"], directions, strict=True)
+        ]
         return impl.gradients(dict(case, params=params))["loss"]
 
     h = 1e-5

@@ -1,0 +1,213 @@
+"""Comparing two results entry by entry, and saying exactly where they disagree.
+
+A disagreement is reported by place and size, never as a dump of matrices: which
+quantity (loss, outputs, a layer's W or b, the input gradient), which index, each
+backend's value, the absolute and relative error and the tolerance that was
+allowed there (from :mod:`conformance.tolerances`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from conformance.tolerances import Tolerance, tolerance_for
+
+MAX_MISMATCHES_KEPT = 20
+"""Per comparison, the worst entries kept for the report (all are counted)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One compared entry: where it is, both values, the error and what was allowed."""
+
+    quantity: str  # "loss", "outputs", "W", "b" or "input_grad"
+    layer: int | None  # the layer for W and b, else None
+    index: tuple[int, ...]
+    tested: float
+    reference: float
+    abs_error: float
+    rel_error: float
+    allowed: float
+
+    @property
+    def ratio(self) -> float:
+        """abs_error / allowed: below 1 agrees, above 1 disagrees (inf for NaN against a number)."""
+        if np.isnan(self.abs_error):
+            return float("inf")
+        return self.abs_error / self.allowed if self.allowed > 0 else float("inf")
+
+    @property
+    def place(self) -> str:
+        where = f"layer {self.layer} {self.quantity}" if self.layer is not None else self.quantity
+        if self.index:
+            where += "[" + ", ".join(str(i) for i in self.index) + "]"
+        return where
+
+    def describe(self, tested_name: str, reference_name: str) -> str:
+        return (
+            f"{self.place}: {tested_name} {self.tested:.10g} vs {reference_name} "
+            f"{self.reference:.10g}; abs error {self.abs_error:.3g}, rel error "
+            f"{self.rel_error:.3g}, allowed {self.allowed:.3g}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "place": self.place,
+            "quantity": self.quantity,
+            "layer": self.layer,
+            "index": list(self.index),
+            "tested": _finite_or_text(self.tested),
+            "reference": _finite_or_text(self.reference),
+            "abs_error": _finite_or_text(self.abs_error),
+            "rel_error": _finite_or_text(self.rel_error),
+            "allowed": self.allowed,
+        }
+
+
+def _finite_or_text(value: float) -> float | str:
+    return float(value) if np.isfinite(value) else str(value)
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing a tested result with a reference result."""
+
+    tested_name: str
+    reference_name: str
+    kind: str
+    dtype: str
+    tolerance: Tolerance
+    mismatch_count: int = 0
+    mismatches: list[Entry] = field(default_factory=list)  # the worst, up to MAX_MISMATCHES_KEPT
+    worst: Entry | None = None  # the entry closest to (or furthest past) its tolerance
+
+    @property
+    def agrees(self) -> bool:
+        return self.mismatch_count == 0
+
+    def summary(self) -> str:
+        tolerance = (
+            f"{self.dtype} {self.kind}: rtol {self.tolerance.rtol:g}, atol "
+            f"{self.tolerance.atol:g}, scale_rtol {self.tolerance.scale_rtol:g}"
+        )
+        if self.agrees:
+            worst = self.worst.abs_error if self.worst else 0.0
+            return (
+                f"{self.tested_name} vs {self.reference_name}: agree (worst abs error "
+                f"{worst:.3g}; {tolerance})"
+            )
+        lines = [
+            f"{self.tested_name} vs {self.reference_name}: {self.mismatch_count} "
+            f"{'entry disagrees' if self.mismatch_count == 1 else 'entries disagree'} ({tolerance})"
+        ]
+        lines += [
+            "  " + entry.describe(self.tested_name, self.reference_name)
+            for entry in self.mismatches
+        ]
+        if self.mismatch_count > len(self.mismatches):
+            lines.append(f"  ... and {self.mismatch_count - len(self.mismatches)} more")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tested": self.tested_name,
+            "reference": self.reference_name,
+            "kind": self.kind,
+            "agrees": self.agrees,
+            "mismatch_count": self.mismatch_count,
+            "mismatches": [entry.to_json() for entry in self.mismatches],
+            "worst": self.worst.to_json() if self.worst else None,
+        }
+
+
+def _quantities(
+    result: Mapping[str, Any],
+) -> Iterator[tuple[str, int | None, np.ndarray]]:
+    yield "loss", None, np.asarray(result["loss"])
+    yield "outputs", None, np.asarray(result["outputs"])
+    for layer, grad in enumerate(result["grads"]):
+        yield "W", layer, np.asarray(grad["W"])
+        yield "b", layer, np.asarray(grad["b"])
+    yield "input_grad", None, np.asarray(result["input_grad"])
+
+
+def compare_arrays(
+    quantity: str,
+    layer: int | None,
+    tested: np.ndarray,
+    reference: np.ndarray,
+    tolerance: Tolerance,
+) -> tuple[int, list[Entry], Entry | None]:
+    """How many entries of two same-shape arrays disagree, the worst of them (worst
+    first, at most MAX_MISMATCHES_KEPT) and the single worst entry, agreeing or not.
+
+    NaN against NaN and an infinity against the same infinity agree; NaN against a
+    number never does.
+    """
+    tested = np.asarray(tested, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if tested.size == 0:
+        return 0, [], None
+    with np.errstate(invalid="ignore", over="ignore"):
+        abs_error = np.abs(tested - reference)
+        agree_special = (np.isnan(tested) & np.isnan(reference)) | (
+            np.isinf(tested) & (tested == reference)
+        )
+        abs_error = np.where(agree_special, 0.0, abs_error)
+        magnitude = np.where(np.isfinite(reference), np.abs(reference), 0.0)
+        allowed = (
+            tolerance.atol
+            + tolerance.rtol * magnitude
+            + tolerance.scale_rtol * magnitude.max(initial=0.0)
+        )
+        ratio = np.where(np.isnan(abs_error), np.inf, abs_error / allowed)
+    failing = int((ratio > 1).sum())
+    order = np.argsort(-ratio, axis=None, kind="stable")
+
+    def entry(flat: int) -> Entry:
+        index = tuple(int(i) for i in np.unravel_index(flat, tested.shape))
+        error = float(abs_error[index])
+        size = float(magnitude[index])
+        return Entry(
+            quantity=quantity,
+            layer=layer,
+            index=index,
+            tested=float(tested[index]),
+            reference=float(reference[index]),
+            abs_error=error,
+            rel_error=error / size if size > 0 else (0.0 if error == 0 else float("inf")),
+            allowed=float(allowed[index]),
+        )
+
+    kept = [entry(int(flat)) for flat in order[: min(failing, MAX_MISMATCHES_KEPT)]]
+    return failing, kept, entry(int(order[0]))
+
+
+def compare_results(
+    tested: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    *,
+    dtype: str,
+    kind: str,
+    tested_name: str,
+    reference_name: str,
+) -> Comparison:
+    """Compare loss, outputs, every W and b and the input gradient of two normalised results."""
+    tolerance = tolerance_for(dtype, kind)
+    comparison = Comparison(tested_name, reference_name, kind, dtype, tolerance)
+    failing: list[Entry] = []
+    for (quantity, layer, a), (_, _, b) in zip(
+        _quantities(tested), _quantities(reference), strict=True
+    ):
+        count, kept, worst = compare_arrays(quantity, layer, a, b, tolerance)
+        comparison.mismatch_count += count
+        failing += kept
+        if worst is not None and (comparison.worst is None or worst.ratio > comparison.worst.ratio):
+            comparison.worst = worst
+    failing.sort(key=lambda entry: -entry.ratio)
+    comparison.mismatches = failing[:MAX_MISMATCHES_KEPT]
+    return comparison
