@@ -31,6 +31,15 @@ class BackendUnavailable(RuntimeError):
     """The backend's library is not installed (or not importable) on this machine."""
 
 
+class NoDerivativeError(ValueError):
+    """A gradient was asked of a function that has none anywhere useful (the ``step``
+    activation: 0 everywhere except at z = 0, where it does not exist; document 002).
+
+    Unlike :class:`NonDifferentiableHere`, this does not depend on the point: no
+    backend can give a gradient for such a case. Forward passes (``predict``) still work.
+    """
+
+
 @dataclass(frozen=True)
 class Kink:
     """Where a numeric derivative would straddle a point of non-differentiability."""

@@ -1,0 +1,52 @@
+"""Reference backends that a gradient implementation is checked against.
+
+``torch`` (PyTorch autograd), ``jax`` (JAX ``value_and_grad`` under ``jit``) and
+``numeric`` (complex step or Richardson-extrapolated central differences, no
+autodiff) all follow :class:`Backend` and return the result of CASE_FORMAT.md.
+torch and jax are imported on first use: this package imports without them, and
+a missing one reports ``availability() == (False, reason)``.
+"""
+
+from references.base import (
+    Backend,
+    BackendUnavailable,
+    Kink,
+    NoDerivativeError,
+    NonDifferentiableHere,
+)
+from references.jax_backend import JaxBackend
+from references.numeric import (
+    DirectionalCheck,
+    DirectionalDerivative,
+    NumericBackend,
+    NumericGradients,
+    inner_product,
+    random_directions,
+)
+from references.registry import (
+    REFERENCE_BACKENDS,
+    UnknownReference,
+    available_references,
+    get_reference,
+)
+from references.torch_backend import TorchBackend
+
+__all__ = [
+    "REFERENCE_BACKENDS",
+    "Backend",
+    "BackendUnavailable",
+    "DirectionalCheck",
+    "DirectionalDerivative",
+    "JaxBackend",
+    "Kink",
+    "NoDerivativeError",
+    "NonDifferentiableHere",
+    "NumericBackend",
+    "NumericGradients",
+    "TorchBackend",
+    "UnknownReference",
+    "available_references",
+    "get_reference",
+    "inner_product",
+    "random_directions",
+]

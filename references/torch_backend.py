@@ -1,0 +1,145 @@
+"""The PyTorch reference: the case's network built from torch's own ops, differentiated by autograd.
+
+Runs on the CPU in the case's dtype (float32 stays float32). torch is imported on
+first use, so this module imports without it. Where ``torch.nn.functional`` has the
+op it is used, except where its numerics depart from the contract (CASE_FORMAT.md):
+
+- ``softplus``: ``F.softplus`` returns ``z`` itself above ``threshold`` (default 20).
+  In float64 that is off by e^-20 ~ 2e-9, far above float64 rounding, so the
+  threshold is raised until e^-threshold is below the dtype's epsilon.
+- ``bce``: ``F.binary_cross_entropy`` clamps each log at -100 and the gradient's
+  denominator y(1 - y) at 1e-12, so its gradient is wrong (10x too small at
+  y = 1 - 1e-13) where a sigmoid saturates. The loss is written with
+  ``torch.log`` and ``torch.log1p`` instead, whose autograd is exact.
+- ``hinge``: ``F.multi_margin_loss`` divides each sample's sum by the number of
+  classes K, so its value is multiplied back by K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from references.base import BackendUnavailable
+from references.parsed_case import LayerSpec, LossSpec, ParsedCase, make_result, parse_case
+
+INSTALL_HINT = "pip install 'backprop-conformance[torch]' (torch==2.13.0)"
+
+SOFTPLUS_THRESHOLD = {"float32": 20.0, "float64": 40.0}
+"""Above this, ``F.softplus(z)`` returns z. e^-20 = 2e-9 < float32 epsilon 1.2e-7 and
+e^-40 = 4e-18 < float64 epsilon 2.2e-16, so the linearisation is exact in each dtype."""
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as error:
+        raise BackendUnavailable(f"torch is not installed: {INSTALL_HINT}") from error
+    return torch
+
+
+def _activation(torch: Any, layer: LayerSpec, dtype_name: str) -> Callable[[Any], Any]:
+    F = torch.nn.functional
+    options = layer.option_values
+    table: dict[str, Callable[[Any], Any]] = {
+        "identity": lambda z: z,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": F.relu,
+        "leaky_relu": lambda z: F.leaky_relu(z, options["negative_slope"]),
+        "softplus": lambda z: F.softplus(z, threshold=SOFTPLUS_THRESHOLD[dtype_name]),
+        "softmax": lambda z: torch.softmax(z, dim=1),
+        "step": lambda z: (z > 0).to(z.dtype),  # forward only (CASE_FORMAT.md)
+    }
+    if layer.activation not in table:
+        raise NotImplementedError(f"torch backend: no activation {layer.activation!r} yet")
+    return table[layer.activation]
+
+
+def _hinge(torch: Any, y: Any, t: Any, margin: float) -> Any:
+    # multi_margin_loss is sum_{j != c} max(0, margin - y_c + y_j) / K; c = first argmax of t.
+    classes = y.shape[1]
+    per_sample = torch.nn.functional.multi_margin_loss(
+        y, t.argmax(dim=1), margin=margin, reduction="none"
+    )
+    return per_sample * classes
+
+
+def _per_sample_loss(torch: Any, loss: LossSpec, y: Any, t: Any) -> Any:
+    F = torch.nn.functional
+    if loss.name == "half_sse":
+        return ((y - t) ** 2).sum(dim=1) * 0.5
+    if loss.name == "mse":
+        return F.mse_loss(y, t, reduction="none").mean(dim=1)
+    if loss.name == "bce":  # not F.binary_cross_entropy: see the module docstring
+        return -(t * torch.log(y) + (1 - t) * torch.log1p(-y)).sum(dim=1)
+    if loss.name == "cross_entropy":
+        return -(t * torch.log(y)).sum(dim=1)
+    if loss.name == "softmax_cross_entropy":  # probability targets, on logits
+        return F.cross_entropy(y, t, reduction="none")
+    if loss.name == "hinge":
+        return _hinge(torch, y, t, loss.option_values["margin"])
+    raise NotImplementedError(f"torch backend: no loss {loss.name!r} yet")
+
+
+def _tensor(torch: Any, array: np.ndarray) -> Any:
+    # from_numpy shares memory; a read-only array would make torch warn, so copy those.
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
+
+
+class TorchBackend:
+    """PyTorch autograd on the CPU, in the case's dtype."""
+
+    name = "torch"
+
+    def availability(self) -> tuple[bool, str]:
+        """(True, "torch <version>") when torch imports, else (False, reason and fix)."""
+        try:
+            torch = _import_torch()
+        except BackendUnavailable as error:
+            return False, str(error)
+        return True, f"torch {torch.__version__}"
+
+    def _forward(
+        self, torch: Any, parsed: ParsedCase, weights: list[Any], biases: list[Any], x: Any
+    ) -> Any:
+        a = x
+        for layer, W, b in zip(parsed.layers, weights, biases, strict=True):
+            a = _activation(torch, layer, parsed.dtype.name)(torch.nn.functional.linear(a, W, b))
+        return a
+
+    def predict(self, case: Mapping[str, Any]) -> np.ndarray:
+        """Forward only: the network's outputs in the case's dtype (works with ``step``)."""
+        torch = _import_torch()
+        parsed = parse_case(case)
+        with torch.no_grad():
+            weights = [_tensor(torch, w) for w in parsed.weights]
+            biases = [_tensor(torch, b) for b in parsed.biases]
+            x = _tensor(torch, parsed.inputs)
+            return self._forward(torch, parsed, weights, biases, x).numpy()
+
+    def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        """The result of CASE_FORMAT.md, from ``torch.autograd.grad``."""
+        torch = _import_torch()
+        parsed = parse_case(case)
+        parsed.require_differentiable(self.name)
+        weights = [_tensor(torch, w).requires_grad_() for w in parsed.weights]
+        biases = [_tensor(torch, b).requires_grad_() for b in parsed.biases]
+        x = _tensor(torch, parsed.inputs).requires_grad_()
+        y = self._forward(torch, parsed, weights, biases, x)
+        per_sample = _per_sample_loss(torch, parsed.loss, y, _tensor(torch, parsed.targets))
+        loss = per_sample.sum() if parsed.loss.reduction == "sum" else per_sample.mean()
+        if parsed.l2:
+            loss = loss + sum((W * W).sum() for W in weights) * (parsed.l2 / 2)
+        grads = torch.autograd.grad(loss, [*weights, *biases, x])
+        depth = len(weights)
+        return make_result(
+            loss.detach().numpy(),
+            y.detach().numpy(),
+            [g.numpy() for g in grads[:depth]],
+            [g.numpy() for g in grads[depth : 2 * depth]],
+            grads[-1].numpy(),
+            parsed.dtype,
+        )

@@ -1,0 +1,148 @@
+"""Tolerances, hand-built cases and a result comparison for the reference-backend tests.
+
+The tolerance numbers live in ``TOLERANCES`` below, the one place for them in these
+tests (to be moved into ``conformance/tolerances.py`` by the lead). Comparisons are
+normwise per array: ``max |actual - expected| <= rtol * max |expected|``, because
+rounding in a gradient entry scales with the terms summed into it, which are of
+the size of the largest entries, not of the entry itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+TOLERANCES: dict[str, float] = {
+    # Two exact methods in float64 differ only by summation order: ~1e-15 relative
+    # on these small, well-scaled networks; 1e-10 leaves margin for conditioning and
+    # still fails a float64 case computed in float32 (~1e-7).
+    "float64": 1e-10,
+    # float32 epsilon is 1.2e-7; a few layers and sums of up to ~30 terms give
+    # ~1e-6 of the tensor's scale; 1e-4 leaves margin yet fails any real bug (O(1)).
+    "float32": 1e-4,
+    # Richardson (h = 6e-5 .. 1.5e-5) in float64 leaves ~1e-10 on these cases,
+    # ~1e-6 when an output is saturated; 1e-6 is the bar the brief sets for numeric.
+    "numeric": 1e-6,
+    # The complex step has no cancellation: rounding of the forward pass only.
+    "complex_step": 1e-12,
+    # The worked 2-2-2 example in CASE_FORMAT.md is printed to 10 decimals.
+    "worked_digits": 5e-11,
+    # Two float32 roundings of the same float64 number differ by at most 1 ulp.
+    "float32_ulp": 2.4e-7,
+}
+
+FORMAT = "backprop-case/1"
+
+LOSS_OUTPUT = {"bce": "sigmoid", "cross_entropy": "softmax", "mse": "tanh"}
+"""The last activation each loss is tested with (probabilities where the loss needs them)."""
+
+
+def targets_for(loss: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Random, non-symmetric targets that suit ``loss``.
+
+    softmax_cross_entropy and cross_entropy get unnormalised positive targets, so
+    that the sum(t) factor of the gradient softmax(y) sum(t) - t is exercised.
+    """
+    if loss == "bce":
+        return rng.uniform(0.05, 0.95, shape)
+    if loss in ("cross_entropy", "softmax_cross_entropy"):
+        return rng.uniform(0.1, 1.0, shape)
+    return rng.normal(0, 1, shape)
+
+
+def make_case(
+    activations: Sequence[str],
+    loss: str,
+    *,
+    widths: Sequence[int],
+    seed: int,
+    dtype: str = "float64",
+    batch: int = 3,
+    reduction: str = "sum",
+    l2: float = 0.0,
+    layer_options: Mapping[str, float] | None = None,
+    loss_options: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """A case with W ~ N(0, 1/fan_in), b ~ N(0, 0.25), inputs ~ N(0, 1), arrays in ``dtype``.
+
+    ``layer_options`` (e.g. negative_slope) is given to every layer whose activation
+    takes it.
+    """
+    rng = np.random.default_rng(seed)
+    cast = np.dtype(dtype)
+    layers, params = [], []
+    for index, activation in enumerate(activations):
+        layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1]}
+        layer["activation"] = activation
+        if activation == "leaky_relu" and layer_options:
+            layer.update(layer_options)
+        layers.append(layer)
+        scale = 1 / np.sqrt(widths[index])
+        params.append(
+            {
+                "W": rng.normal(0, scale, (widths[index + 1], widths[index])).astype(cast),
+                "b": rng.normal(0, 0.5, widths[index + 1]).astype(cast),
+            }
+        )
+    return {
+        "format": FORMAT,
+        "dtype": dtype,
+        "layers": layers,
+        "params": params,
+        "loss": {"name": loss, "reduction": reduction, **(loss_options or {})},
+        "l2": l2,
+        "inputs": rng.normal(0, 1, (batch, widths[0])).astype(cast),
+        "targets": targets_for(loss, rng, (batch, widths[-1])).astype(cast),
+    }
+
+
+def with_dtype(case: Mapping[str, Any], dtype: str) -> dict[str, Any]:
+    """A copy of ``case`` with its dtype and every array converted to ``dtype``."""
+    cast = np.dtype(dtype)
+    return {
+        **case,
+        "dtype": dtype,
+        "params": [{k: np.asarray(v, cast) for k, v in p.items()} for p in case["params"]],
+        "inputs": np.asarray(case["inputs"], cast),
+        "targets": np.asarray(case["targets"], cast),
+    }
+
+
+def quantities(result: Mapping[str, Any]) -> Iterator[tuple[str, np.ndarray]]:
+    """(place, array) for the loss, outputs, each W and b, and the input gradient."""
+    yield "loss", np.asarray(result["loss"])
+    yield "outputs", np.asarray(result["outputs"])
+    for layer, grad in enumerate(result["grads"]):
+        yield f"grads[{layer}].W", np.asarray(grad["W"])
+        yield f"grads[{layer}].b", np.asarray(grad["b"])
+    yield "input_grad", np.asarray(result["input_grad"])
+
+
+def assert_results_close(
+    actual: Mapping[str, Any], expected: Mapping[str, Any], rtol: float, *, label: str
+) -> None:
+    """Fail naming the array, the worst index, both values, the error and what was allowed."""
+    for (place, got), (_, want) in zip(quantities(actual), quantities(expected), strict=True):
+        got, want = got.astype(np.float64), want.astype(np.float64)
+        assert got.shape == want.shape, f"{label}: {place} has shape {got.shape}, not {want.shape}"
+        error = np.abs(got - want)
+        scale = float(np.abs(want).max(initial=0.0))
+        allowed = rtol * max(scale, 1e-300)
+        worst = np.unravel_index(int(np.argmax(error)), error.shape) if error.size else ()
+        assert error.max(initial=0.0) <= allowed, (
+            f"{label}: {place}{list(worst)}: {got[worst]!r} vs expected {want[worst]!r}; "
+            f"abs error {error[worst]:.3g}, allowed {allowed:.3g} (rtol {rtol:g} of the "
+            f"array's largest magnitude {scale:.3g})"
+        )
+
+
+def load_backend(name: str) -> Any:
+    """The reference backend ``name``; skips the test when its library is not installed."""
+    if name in ("torch", "jax"):
+        pytest.importorskip(name, reason=f"{name} is not installed (numpy-only install)")
+    from references import get_reference
+
+    return get_reference(name)
