@@ -78,3 +78,54 @@ def resolve_backend(name: str) -> Backend:
         f"unknown backend {name!r}{suggest(name, choices)}; expected one of: "
         f"{', '.join(choices)}, or MODULE:CALLABLE for your own implementation"
     )
+
+
+def parse_names(text: str | None) -> list[str]:
+    """``"torch, jax"`` -> ``["torch", "jax"]``; None or empty -> []."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def select_references(
+    against: str | None, require: list[str]
+) -> tuple[list[Backend], dict[str, str]]:
+    """The reference backends to compare with, and those skipped (name -> reason).
+
+    ``against`` names them (default: every reference); one that is not installed is
+    skipped with its reason, unless it is in ``require``, which raises
+    :class:`MissingBackendError` (exit code 3).
+    """
+    from references.registry import REFERENCE_BACKENDS
+
+    from conformance.case import suggest
+
+    names = parse_names(against) or list(REFERENCE_BACKENDS)
+    for name in names + require:
+        if name not in REFERENCE_BACKENDS:
+            raise BackendError(
+                f"unknown reference backend {name!r}{suggest(name, REFERENCE_BACKENDS)}; "
+                f"expected one of: {', '.join(REFERENCE_BACKENDS)}"
+            )
+    for name in require:
+        if name not in names:
+            names.append(name)
+    chosen: list[Backend] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        backend = REFERENCE_BACKENDS[name]
+        available, reason = backend.availability()
+        if available:
+            chosen.append(backend)
+        elif name in require:
+            raise MissingBackendError(f"required backend {name!r} is not available: {reason}")
+        else:
+            skipped[name] = reason
+    if not chosen:
+        raise MissingBackendError(
+            "no reference backend is available to compare with: "
+            + "; ".join(f"{name}: {reason}" for name, reason in skipped.items())
+        )
+    return chosen, skipped
+
+
+class MissingBackendError(RuntimeError):
+    """A backend the user required is not installed (exit code 3)."""

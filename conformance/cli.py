@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from conformance import exit_codes
-from conformance.backends import BackendError
+from conformance.backends import BackendError, MissingBackendError
 from conformance.case import CaseError
 from conformance.result import ResultError
 
-COMMANDS = ("grad",)
+COMMANDS = ("check", "replay", "grad", "train-check", "demo", "worked")
 """Subcommand modules in conformance/commands/, in the order --help lists them."""
 
 EPILOG = "exit codes:\n" + "\n".join(
@@ -26,8 +26,8 @@ EPILOG = "exit codes:\n" + "\n".join(
 )
 
 
-class MissingBackend(RuntimeError):
-    """A backend the user asked for is not installed (exit code 3)."""
+MissingBackend = MissingBackendError
+"""A backend the user asked for is not installed (exit code 3)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,14 +49,16 @@ LARGE_LOGIT = 1000.0
 
 
 def _check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    from conformance.case import suggest
+
     names = tuple(names)
     if not names:
         raise InvalidArgument(f"{argument}= must name at least one of: {', '.join(allowed)}")
     for name in names:
         if name not in allowed:
             raise InvalidArgument(
-                f"{argument}= contains unknown name {name!r}; expected names from: "
-                + ", ".join(allowed)
+                f"{argument}= contains unknown name {name!r}{suggest(name, allowed)}; "
+                f"expected names from: {', '.join(allowed)}"
             )
     return names
 
@@ -68,9 +70,7 @@ def _check_range(argument: str, low: int, high: int, *, minimum: int) -> None:
         )
 
 
-@st.composite
 def architectures(
-    draw: st.DrawFn,
     *,
     min_depth: int = 1,
     max_depth: int = 3,
@@ -92,14 +92,39 @@ def architectures(
     activations = _check_names("activations", activations, TRAINABLE_ACTIVATIONS)
     losses = _check_names("losses", losses, tuple(LOSSES))
     reductions = _check_names("reductions", reductions, REDUCTIONS)
+    for loss_name in losses:
+        needed = LOSS_OUTPUTS.get(loss_name, activations)
+        if not any(a in needed for a in activations):
+            raise InvalidArgument(
+                f"loss {loss_name!r} needs a last activation in {', '.join(needed)} "
+                f"(its inputs are probabilities), but activations={list(activations)!r}; "
+                f"add one of them or drop {loss_name!r}"
+            )
+    return _architectures(
+        min_depth=min_depth,
+        max_depth=max_depth,
+        min_width=min_width,
+        max_width=max_width,
+        activations=activations,
+        losses=losses,
+        reductions=reductions,
+    )
 
+
+@st.composite
+def _architectures(
+    draw: st.DrawFn,
+    *,
+    min_depth: int,
+    max_depth: int,
+    min_width: int,
+    max_width: int,
+    activations: tuple[str, ...],
+    losses: tuple[str, ...],
+    reductions: tuple[str, ...],
+) -> dict[str, Any]:
     loss_name = draw(st.sampled_from(losses))
     last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
-    if not last_choices:
-        raise InvalidArgument(
-            f"loss {loss_name!r} needs a last activation in {LOSS_OUTPUTS[loss_name]}, "
-            f"but activations={activations!r}"
-        )
     depth = draw(st.integers(min_depth, max_depth))
     widths = [draw(st.integers(min_width, max_width)) for _ in range(depth + 1)]
     if loss_name in ("hinge", "softmax_cross_entropy", "cross_entropy"):
@@ -164,6 +189,28 @@ def _well_conditioned(case: Case) -> bool:
     return True
 
 
+def _draw_params(rng: np.random.Generator, layers: Sequence[dict[str, Any]]) -> list[dict]:
+    """W ~ N(0, 1/fan_in) (pre-activations of order 1), b ~ N(0, 0.5^2), layer by layer."""
+    params = []
+    for layer in layers:
+        scale = 1.0 / np.sqrt(layer["in"])
+        params.append(
+            {
+                "W": rng.normal(0, scale, size=(layer["out"], layer["in"])),
+                "b": rng.normal(0, 0.5, size=layer["out"]),
+            }
+        )
+    return params
+
+
+def initial_params(layers: Sequence[dict[str, Any]], *, seed: int) -> list[dict[str, np.ndarray]]:
+    """Starting parameters for ``layers`` (float64), drawn as ``fill_case`` draws them.
+
+    For training a network on data that comes from elsewhere (the demo's points).
+    """
+    return _draw_params(np.random.default_rng(seed), layers)
+
+
 def fill_case(
     architecture: dict[str, Any],
     *,
@@ -183,15 +230,7 @@ def fill_case(
     layers = architecture["layers"]
     loss = architecture["loss"]
     for _ in range(attempts):
-        params = []
-        for layer in layers:
-            scale = 1.0 / np.sqrt(layer["in"])
-            params.append(
-                {
-                    "W": rng.normal(0, scale, size=(layer["out"], layer["in"])),
-                    "b": rng.normal(0, 0.5, size=layer["out"]),
-                }
-            )
+        params = _draw_params(rng, layers)
         if large_logits:
             params[-1]["b"] = params[-1]["b"] + LARGE_LOGIT
         raw = {
@@ -224,9 +263,7 @@ def _large_logits_fit(architecture: dict[str, Any]) -> bool:
     return last == "softmax" or (loss == "softmax_cross_entropy" and last == "identity")
 
 
-@st.composite
 def cases(
-    draw: st.DrawFn,
     *,
     architectures: st.SearchStrategy[dict[str, Any]] | None = None,
     dtypes: Sequence[str] = tuple(DTYPES),
@@ -234,7 +271,7 @@ def cases(
     max_batch: int = 4,
     l2: st.SearchStrategy[float] | None = None,
     large_logits: bool = True,
-) -> Case:
+) -> st.SearchStrategy[Case]:
     """A full, validated case (numpy arrays in its dtype).
 
     ``large_logits`` lets a softmax output layer (or identity logits under
@@ -243,10 +280,31 @@ def cases(
     """
     dtypes = _check_names("dtypes", dtypes, tuple(DTYPES))
     _check_range("batch", min_batch, max_batch, minimum=1)
-    architecture = draw(architectures if architectures is not None else _default_architectures)
+    return _cases(
+        architectures=architectures if architectures is not None else _default_architectures(),
+        dtypes=dtypes,
+        min_batch=min_batch,
+        max_batch=max_batch,
+        l2=l2 if l2 is not None else st.sampled_from([0.0, 0.0, 0.1, 0.5]),
+        large_logits=large_logits,
+    )
+
+
+@st.composite
+def _cases(
+    draw: st.DrawFn,
+    *,
+    architectures: st.SearchStrategy[dict[str, Any]],
+    dtypes: tuple[str, ...],
+    min_batch: int,
+    max_batch: int,
+    l2: st.SearchStrategy[float],
+    large_logits: bool,
+) -> Case:
+    architecture = draw(architectures)
     dtype = draw(st.sampled_from(dtypes))
     batch_size = draw(st.integers(min_batch, max_batch))
-    l2_value = draw(l2 if l2 is not None else st.sampled_from([0.0, 0.0, 0.1, 0.5]))
+    l2_value = draw(l2)
     one_hot = draw(st.booleans())
     wants_large = (
         large_logits
@@ -269,7 +327,64 @@ def cases(
     return case
 
 
-_default_architectures = architectures()
+def _default_architectures() -> st.SearchStrategy[dict[str, Any]]:
+    return architectures()
+
+
+SMOOTH_ACTIVATIONS: tuple[str, ...] = tuple(
+    name for name in TRAINABLE_ACTIVATIONS if name not in KINKED_ACTIVATIONS
+)
+"""Activations with a derivative everywhere. Training trajectories use only these: a
+relu unit whose input crosses 0 between two nearly equal trajectories would make
+their gradients jump apart, a difference that is no bug of either optimizer."""
+
+SMOOTH_LOSSES: tuple[str, ...] = tuple(name for name in LOSSES if name != "hinge")
+"""Losses with a derivative everywhere (hinge has a kink at its margin)."""
+
+
+def seeded_architecture(
+    seed: int,
+    *,
+    min_depth: int = 1,
+    max_depth: int = 3,
+    min_width: int = 2,
+    max_width: int = 6,
+    activations: Sequence[str] = SMOOTH_ACTIVATIONS,
+    losses: Sequence[str] = SMOOTH_LOSSES,
+    reduction: str = "mean",
+) -> dict[str, Any]:
+    """An architecture like ``architectures()`` draws, chosen by ``default_rng(seed)``.
+
+    For commands (``train-check``) that need one reproducible random network from
+    a seed, outside a Hypothesis test. The rules are those of ``architectures()``:
+    bce and cross_entropy get a probability output layer, class losses at least two
+    outputs. ``reduction`` defaults to mean, so that gradient sizes, and with them
+    sensible learning rates, do not depend on the batch size.
+    """
+    _check_range("depth", min_depth, max_depth, minimum=1)
+    _check_range("width", min_width, max_width, minimum=1)
+    activations = _check_names("activations", activations, TRAINABLE_ACTIVATIONS)
+    losses = _check_names("losses", losses, tuple(LOSSES))
+    _check_names("reduction", (reduction,), REDUCTIONS)
+    rng = np.random.default_rng(seed)
+    loss_name = str(rng.choice(losses))
+    last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
+    if not last_choices:
+        raise InvalidArgument(
+            f"loss {loss_name!r} needs a last activation in {LOSS_OUTPUTS[loss_name]}, "
+            f"but activations={activations!r}"
+        )
+    depth = int(rng.integers(min_depth, max_depth + 1))
+    widths = [int(rng.integers(min_width, max_width + 1)) for _ in range(depth + 1)]
+    if loss_name in ("hinge", "softmax_cross_entropy", "cross_entropy"):
+        widths[-1] = max(widths[-1], 2, min_width)
+    layers = []
+    for index in range(depth):
+        choices = last_choices if index == depth - 1 else list(activations)
+        layers.append(
+            {"in": widths[index], "out": widths[index + 1], "activation": str(rng.choice(choices))}
+        )
+    return {"layers": layers, "loss": {"name": loss_name, "reduction": reduction}}
 
 
 def case_signature(case: Case) -> tuple[Any, ...]:

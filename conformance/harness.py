@@ -1,0 +1,304 @@
+"""The harness: check an implementation against the references, case by case.
+
+``check_case`` runs one case through the implementation under test and every
+reference, compares them (:mod:`conformance.compare`) and gives a verdict with
+three-way agreement: when the tested implementation disagrees with references
+that agree with each other, the implementation is wrong; when the references
+disagree among themselves, that is said instead.
+
+``run_check`` drives a stream of random cases from :mod:`conformance.strategies`
+through Hypothesis: a deterministic seed, generation until the budget is spent or
+the first failure, then Hypothesis shrinks the failure to a minimal case.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from conformance.case import Case
+from conformance.compare import Comparison, compare_results
+from conformance.result import ResultError, normalise_result
+from references.base import Backend, NonDifferentiableHere
+
+AGREE = "agree"
+MISMATCH = "mismatch"
+UNSUPPORTED = "unsupported"
+ERROR = "error"
+NOT_COMPARABLE = "not comparable"
+
+ANALYTIC_BACKENDS = frozenset({"torch", "jax"})
+"""Reference backends that differentiate exactly (the others are numeric)."""
+
+
+def check_kind(first: str, second: str) -> str:
+    """The tolerance row for comparing two backends: numeric if either one is."""
+    numeric = {"numeric"}
+    return "numeric" if first in numeric or second in numeric else "analytic"
+
+
+@dataclass
+class CaseOutcome:
+    """What happened to one case: its status, every comparison, and a verdict in words."""
+
+    case: Case
+    status: str
+    comparisons: list[Comparison] = field(default_factory=list)
+    cross_checks: list[Comparison] = field(default_factory=list)  # reference vs reference
+    not_comparable: dict[str, str] = field(default_factory=dict)  # backend -> reason
+    verdict: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status in (MISMATCH, ERROR)
+
+    def describe(self) -> str:
+        """The verdict, then each comparison that did not agree, by place and size."""
+        lines = [self.verdict] if self.verdict else []
+        for comparison in self.comparisons + self.cross_checks:
+            if not comparison.agrees:
+                lines.append(comparison.summary())
+        for backend, reason in self.not_comparable.items():
+            lines.append(f"{backend}: not comparable here ({reason})")
+        return "\n".join(lines)
+
+
+def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
+    """Arrays a backend returned in another dtype than the case's (the contract says same)."""
+    expected = np.dtype(case["dtype"])
+    found = []
+    arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
+    arrays.append(("input_grad", raw.get("input_grad")))
+    for layer, grad in enumerate(raw.get("grads") or []):
+        if isinstance(grad, Mapping):
+            arrays += [(f"grads[{layer}].W", grad.get("W")), (f"grads[{layer}].b", grad.get("b"))]
+    for where, value in arrays:
+        if isinstance(value, (np.ndarray, np.generic)) and value.dtype != expected:
+            found.append(f"{where} is {value.dtype}")
+    if not found:
+        return []
+    return [
+        f"{name} returned {', '.join(found)} for a {expected} case: a {expected} case must "
+        f"be computed in {expected} end to end (CASE_FORMAT.md)"
+    ]
+
+
+def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
+    """('ok', normalised result) or (status, reason) for a backend on a case."""
+    try:
+        raw = backend.gradients(case)
+    except NotImplementedError as error:
+        return UNSUPPORTED, str(error) or "raised NotImplementedError"
+    except NonDifferentiableHere as error:
+        return NOT_COMPARABLE, str(error)
+    except Exception as error:  # noqa: BLE001 - any crash on a valid case is reported
+        return ERROR, f"{type(error).__name__}: {error}"
+    try:
+        result = normalise_result(raw, case, backend.name)
+    except ResultError as error:
+        return ERROR, str(error)
+    problems = _dtype_problems(raw, case, backend.name)
+    if problems:
+        return ERROR, problems[0]
+    return "ok", result
+
+
+def check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> CaseOutcome:
+    """Run ``case`` through ``tested`` and every reference; compare; give a verdict."""
+    started = time.perf_counter()
+    outcome = _check_case(case, tested, references)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> CaseOutcome:
+    dtype = case["dtype"]
+    status, tested_result = _run_backend(tested, case)
+    if status == UNSUPPORTED:
+        return CaseOutcome(
+            case, UNSUPPORTED, verdict=f"{tested.name}: unsupported ({tested_result})"
+        )
+    if status != "ok":
+        return CaseOutcome(case, ERROR, verdict=f"{tested.name} failed: {tested_result}")
+
+    outcome = CaseOutcome(case, AGREE)
+    reference_results: dict[str, dict[str, Any]] = {}
+    crashed: dict[str, str] = {}
+    for reference in references:
+        ref_status, result = _run_backend(reference, case)
+        if ref_status == "ok":
+            reference_results[reference.name] = result
+        elif ref_status == ERROR:
+            crashed[reference.name] = result
+        else:
+            outcome.not_comparable[reference.name] = result
+    for name, result in reference_results.items():
+        outcome.comparisons.append(
+            compare_results(
+                tested_result,
+                result,
+                dtype=dtype,
+                kind=check_kind(tested.name, name),
+                tested_name=tested.name,
+                reference_name=name,
+            )
+        )
+    names = list(reference_results)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            outcome.cross_checks.append(
+                compare_results(
+                    reference_results[first],
+                    reference_results[second],
+                    dtype=dtype,
+                    kind=check_kind(first, second),
+                    tested_name=first,
+                    reference_name=second,
+                )
+            )
+    outcome.status, outcome.verdict = _verdict(tested.name, outcome, crashed)
+    return outcome
+
+
+def _verdict(tested: str, outcome: CaseOutcome, crashed: dict[str, str]) -> tuple[str, str]:
+    disagreeing = [c.reference_name for c in outcome.comparisons if not c.agrees]
+    agreeing = [c.reference_name for c in outcome.comparisons if c.agrees]
+    quarrels = [c for c in outcome.cross_checks if not c.agrees]
+    if crashed:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in crashed.items())
+        return ERROR, f"reference backend failed on a valid case: {reasons}"
+    if not outcome.comparisons:
+        return NOT_COMPARABLE, "no reference could be compared on this case"
+    if not disagreeing:
+        return AGREE, f"{tested} agrees with {', '.join(agreeing)}"
+    if not quarrels:
+        if agreeing:
+            return MISMATCH, (
+                f"{tested} disagrees with {', '.join(disagreeing)} but agrees with "
+                f"{', '.join(agreeing)}"
+            )
+        refs = ", ".join(disagreeing)
+        together = " (which agree with each other)" if len(disagreeing) > 1 else ""
+        return MISMATCH, f"{tested} is wrong: it disagrees with {refs}{together}"
+    pairs = ", ".join(f"{c.tested_name} vs {c.reference_name}" for c in quarrels)
+    return MISMATCH, (
+        f"the references disagree among themselves ({pairs}); {tested} disagrees with "
+        f"{', '.join(disagreeing)}"
+        + (f" and agrees with {', '.join(agreeing)}" if agreeing else "")
+    )
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class CheckRun:
+    """Everything a run found: the outcomes in order, the shrunk failure, the timings."""
+
+    seed: int
+    budget: int
+    tested: str
+    references: list[str]
+    skipped_references: dict[str, str]
+    outcomes: list[CaseOutcome] = field(default_factory=list)
+    failure: CaseOutcome | None = None  # the minimal (shrunk) failing case, if any
+    first_failure: CaseOutcome | None = None  # the failure as first found, before shrinking
+    shrink_steps: int = 0
+    seconds: float = 0.0
+
+    @property
+    def checked(self) -> int:
+        return len(self.outcomes)
+
+    def count(self, status: str) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+
+class _CaseFailed(Exception):
+    """Raised inside the Hypothesis test so that Hypothesis shrinks the failing case."""
+
+    def __init__(self, outcome: CaseOutcome):
+        super().__init__(outcome.verdict)
+        self.outcome = outcome
+
+
+DEFAULT_MAX_SHRINK_SECONDS = 120.0
+
+
+def run_check(
+    tested: Backend,
+    references: Sequence[Backend],
+    *,
+    cases: int = 100,
+    seed: int = 0,
+    strategy: Any = None,
+    progress: ProgressCallback | None = None,
+    shrink: bool = True,
+    max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
+    skipped_references: Mapping[str, str] | None = None,
+) -> CheckRun:
+    """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
+
+    Generation stops at the first failing case; Hypothesis then shrinks it (for at
+    most ``max_shrink_seconds``) and ``CheckRun.failure`` holds the minimal case.
+    """
+    import hypothesis
+    from hypothesis import HealthCheck, Phase, Verbosity, given
+    from hypothesis.errors import Flaky, FlakyFailure
+
+    from conformance.strategies import cases as case_strategy
+
+    run = CheckRun(
+        seed=seed,
+        budget=cases,
+        tested=tested.name,
+        references=[reference.name for reference in references],
+        skipped_references=dict(skipped_references or {}),
+    )
+    shrink_started: list[float] = []
+
+    def test(case: Case) -> None:
+        outcome = check_case(case, tested, references)
+        if run.first_failure is None:
+            run.outcomes.append(outcome)
+            if progress is not None:
+                progress(len(run.outcomes), cases)
+            if outcome.failed:
+                run.first_failure = outcome
+                shrink_started.append(time.perf_counter())
+        else:
+            run.shrink_steps += 1
+            if time.perf_counter() - shrink_started[0] > max_shrink_seconds:
+                return  # out of shrinking time: keep the smallest failure found so far
+        if outcome.failed:
+            run.failure = outcome
+            raise _CaseFailed(outcome)
+
+    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
+    settings = hypothesis.settings(
+        max_examples=cases,
+        database=None,
+        deadline=None,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+    wrapped = hypothesis.seed(seed)(
+        settings(given(strategy if strategy is not None else case_strategy())(test))
+    )
+    started = time.perf_counter()
+    try:
+        wrapped()
+    except _CaseFailed as failed:
+        run.failure = failed.outcome
+    except (FlakyFailure, Flaky):
+        pass  # the failure did not reproduce on replay; run.failure holds the last one seen
+    run.seconds = time.perf_counter() - started
+    return run

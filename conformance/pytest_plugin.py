@@ -1,0 +1,122 @@
+"""The pytest plugin (registered through the ``pytest11`` entry point).
+
+Options ``--conformance-impl``, ``--conformance-seed``, ``--conformance-cases``,
+``--conformance-against``; the seed in the report header so any run can be
+repeated (as pytest-randomly does); a ``conformance`` fixture whose ``check()``
+runs the whole harness in one line; and two Hypothesis profiles:
+``conformance-ci`` (derandomized, no example database, no deadline: the first JAX
+call compiles) and ``conformance-dev``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+DEFAULT_SEED = 0
+DEFAULT_CASES = 100
+
+
+def _register_profiles() -> None:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "conformance-ci",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile("conformance-dev", max_examples=30, deadline=None)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "gradient conformance (backprop-conformance)")
+    group.addoption(
+        "--conformance-impl",
+        default="impl:gradients",
+        metavar="MODULE:CALLABLE",
+        help="implementation the conformance fixture checks (default impl:gradients)",
+    )
+    group.addoption(
+        "--conformance-seed",
+        default=str(DEFAULT_SEED),
+        metavar="S",
+        help="seed of the conformance case stream ('random' for a fresh one; printed in the header)",
+    )
+    group.addoption(
+        "--conformance-cases",
+        type=int,
+        default=DEFAULT_CASES,
+        metavar="N",
+        help=f"random cases per conformance check (default {DEFAULT_CASES})",
+    )
+    group.addoption(
+        "--conformance-against",
+        default="",
+        metavar="NAMES",
+        help="comma-separated references (default: every available one)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _register_profiles()
+    text = config.getoption("--conformance-seed")
+    if text == "random":
+        seed = random.SystemRandom().randrange(2**32)
+    else:
+        try:
+            seed = int(text)
+        except ValueError:
+            raise pytest.UsageError(
+                f"--conformance-seed: expected a whole number or 'random', found {text!r}"
+            ) from None
+    config.stash[_SEED] = seed
+
+
+_SEED = pytest.StashKey[int]()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (
+        f"conformance: seed={config.stash[_SEED]} impl={config.getoption('--conformance-impl')} "
+        f"cases={config.getoption('--conformance-cases')} "
+        f"(repeat with --conformance-seed={config.stash[_SEED]})"
+    )
+
+
+@dataclass
+class ConformanceFixture:
+    """What the ``conformance`` fixture gives a test: the options, and ``check()``."""
+
+    implementation: str
+    seed: int
+    cases: int
+    against: list[str]
+
+    def check(self, implementation: Any = None, **options: Any) -> Any:
+        """Run the harness on ``implementation`` (default: --conformance-impl); fail the
+        test with the localised, shrunk mismatch if any."""
+        from conformance.api import assert_conforms
+
+        options.setdefault("seed", self.seed)
+        options.setdefault("cases", self.cases)
+        options.setdefault("against", self.against or None)
+        return assert_conforms(implementation or self.implementation, **options)
+
+
+@pytest.fixture
+def conformance(request: pytest.FixtureRequest) -> ConformanceFixture:
+    """``def test_mine(conformance): conformance.check("mypkg.mlp:gradients")``."""
+    config = request.config
+    against = [n.strip() for n in config.getoption("--conformance-against").split(",") if n.strip()]
+    return ConformanceFixture(
+        implementation=config.getoption("--conformance-impl"),
+        seed=config.stash[_SEED],
+        cases=config.getoption("--conformance-cases"),
+        against=against,
+    )

@@ -1,0 +1,222 @@
+"""Reports of a check run: the summary table for people, JSON and JUnit XML for CI systems."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from conformance import exit_codes
+from conformance.case import Case, case_to_json
+from conformance.harness import (
+    AGREE,
+    ERROR,
+    MISMATCH,
+    NOT_COMPARABLE,
+    UNSUPPORTED,
+    CaseOutcome,
+    CheckRun,
+)
+
+REPORT_FORMAT = "backprop-conformance-report/1"
+STATUSES = (AGREE, MISMATCH, ERROR, UNSUPPORTED, NOT_COMPARABLE)
+
+
+def describe_architecture(case: Case) -> str:
+    """One line: ``3 -> 4 tanh -> 2 softmax | cross_entropy (mean) | l2 0.1 | float32 | N=2``."""
+    parts = [str(case["layers"][0]["in"])]
+    for layer in case["layers"]:
+        activation = layer["activation"]
+        if "negative_slope" in layer:
+            activation += f"({layer['negative_slope']:g})"
+        parts.append(f"{layer['out']} {activation}")
+    loss = case["loss"]
+    loss_text = f"{loss['name']} ({loss['reduction']})"
+    if "margin" in loss:
+        loss_text += f" margin {loss['margin']:g}"
+    return (
+        " -> ".join(parts)
+        + f" | {loss_text} | l2 {case['l2']:g} | {case['dtype']} | N={case['inputs'].shape[0]}"
+    )
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, this project and the libraries that compute gradients here."""
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in ("backprop-conformance", "numpy", "torch", "jax", "jaxlib", "hypothesis"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def exit_code(run: CheckRun) -> int:
+    """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked."""
+    if run.failure is not None or run.count(MISMATCH) or run.count(ERROR):
+        return exit_codes.MISMATCH
+    if run.count(AGREE) == 0:
+        return exit_codes.MISMATCH  # nothing was actually compared: never report that as a pass
+    return exit_codes.OK
+
+
+def _per_reference(run: CheckRun) -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = {}
+    for name in run.references:
+        table[name] = {"agree": 0, "disagree": 0, "not_comparable": 0, "worst": None}
+    for outcome in run.outcomes:
+        for name, _reason in outcome.not_comparable.items():
+            table.setdefault(name, {"agree": 0, "disagree": 0, "not_comparable": 0, "worst": None})
+            table[name]["not_comparable"] += 1
+        for comparison in outcome.comparisons:
+            row = table[comparison.reference_name]
+            row["agree" if comparison.agrees else "disagree"] += 1
+            worst = comparison.worst
+            if worst is not None and (row["worst"] is None or worst.ratio > row["worst"].ratio):
+                row["worst"] = worst
+    return table
+
+
+def summary_table(run: CheckRun) -> str:
+    """The closing table: cases, per-reference agreement, worst error, time."""
+    counts = ", ".join(f"{run.count(s)} {s}" for s in STATUSES if run.count(s))
+    lines = [
+        f"cases checked: {run.checked} of {run.budget} ({counts or 'none'}) in {run.seconds:.1f} s",
+        "",
+        f"{'reference':<10} {'agree':>6} {'disagree':>9} {'n/a':>5}  worst (error / allowed)",
+    ]
+    for name, row in _per_reference(run).items():
+        worst = row["worst"]
+        worst_text = (
+            f"{worst.abs_error:.2e} / {worst.allowed:.2e} at {worst.place}" if worst else "-"
+        )
+        lines.append(
+            f"{name:<10} {row['agree']:>6} {row['disagree']:>9} {row['not_comparable']:>5}  "
+            + worst_text
+        )
+    for name, reason in run.skipped_references.items():
+        lines.append(f"{name:<10} skipped: {reason}")
+    return "\n".join(lines)
+
+
+def _outcome_json(index: int, outcome: CaseOutcome) -> dict[str, Any]:
+    return {
+        "index": index,
+        "architecture": describe_architecture(outcome.case),
+        "status": outcome.status,
+        "verdict": outcome.verdict,
+        "seconds": round(outcome.seconds, 6),
+        "comparisons": [c.to_json() for c in outcome.comparisons + outcome.cross_checks],
+        "not_comparable": outcome.not_comparable,
+    }
+
+
+def report_json(
+    run: CheckRun, *, failure_file: str | None = None, replay: str | None = None
+) -> dict[str, Any]:
+    """The machine-readable report of a run (REPORT_FORMAT)."""
+    per_reference = {
+        name: {**row, "worst": row["worst"].to_json() if row["worst"] else None}
+        for name, row in _per_reference(run).items()
+    }
+    failure = None
+    if run.failure is not None:
+        failure = {
+            **_outcome_json(-1, run.failure),
+            "case_file": failure_file,
+            "replay": replay,
+            "case": case_to_json(run.failure.case),
+            "shrink_steps": run.shrink_steps,
+        }
+    return {
+        "format": REPORT_FORMAT,
+        "seed": run.seed,
+        "budget": run.budget,
+        "tested": run.tested,
+        "references": run.references,
+        "skipped_references": run.skipped_references,
+        "versions": versions(),
+        "exit_code": exit_code(run),
+        "counts": {status: run.count(status) for status in STATUSES},
+        "per_reference": per_reference,
+        "seconds": round(run.seconds, 3),
+        "cases": [_outcome_json(i, outcome) for i, outcome in enumerate(run.outcomes)],
+        "failure": failure,
+    }
+
+
+def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
+    """JUnit XML: one testcase per case and backend pair (tested vs reference, reference vs reference)."""
+    suite = ET.Element("testsuite", name=suite_name)
+    total = failures = skipped = 0
+    outcomes = list(enumerate(run.outcomes))
+    if run.failure is not None and run.failure is not run.first_failure:
+        outcomes.append((-1, run.failure))
+    for index, outcome in outcomes:
+        label = "shrunk failure" if index < 0 else f"case {index}"
+        classname = f"{suite_name}.{run.tested}"
+        architecture = describe_architecture(outcome.case)
+        pairs = [(c, f"{c.tested_name} vs {c.reference_name}") for c in outcome.comparisons]
+        pairs += [(c, f"{c.tested_name} vs {c.reference_name}") for c in outcome.cross_checks]
+        if outcome.status in (ERROR, UNSUPPORTED) or not pairs:
+            total += 1
+            element = ET.SubElement(
+                suite,
+                "testcase",
+                classname=classname,
+                name=f"{label}: {architecture}",
+                time=f"{outcome.seconds:.6f}",
+            )
+            if outcome.status == ERROR:
+                failures += 1
+                ET.SubElement(element, "failure", message=outcome.verdict).text = outcome.describe()
+            else:
+                skipped += 1
+                ET.SubElement(element, "skipped", message=outcome.verdict or outcome.status)
+            continue
+        for comparison, pair in pairs:
+            total += 1
+            element = ET.SubElement(
+                suite,
+                "testcase",
+                classname=classname,
+                name=f"{label}: {pair}: {architecture}",
+                time=f"{outcome.seconds / len(pairs):.6f}",
+            )
+            if not comparison.agrees:
+                failures += 1
+                ET.SubElement(
+                    element,
+                    "failure",
+                    message=f"{pair}: {comparison.mismatch_count} entries disagree",
+                ).text = comparison.summary()
+    suite.set("tests", str(total))
+    suite.set("failures", str(failures))
+    suite.set("skipped", str(skipped))
+    suite.set("errors", "0")
+    suite.set("time", f"{run.seconds:.3f}")
+    properties = ET.Element("properties")
+    ET.SubElement(properties, "property", name="seed", value=str(run.seed))
+    suite.insert(0, properties)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def write_report(path: str | Path, text: str) -> Path:
+    """Write a report to the path the user named for it (created with its folders; replaced if present, as pytest does with --junitxml)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def dump_json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
