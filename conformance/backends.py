@@ -1,4 +1,4 @@
-"""Resolving a backend name to something that computes a case: impl, a reference, or a user's callable.
+"""Resolving a backend name: impl, a reference (torch, jax, numeric), or a user's callable.
 
 ``impl`` is the project's own hand-written network; ``torch``, ``jax`` and
 ``numeric`` are the reference oracles of :mod:`references`; anything of the form
@@ -94,9 +94,8 @@ def select_references(
     skipped with its reason, unless it is in ``require``, which raises
     :class:`MissingBackendError` (exit code 3).
     """
-    from references.registry import REFERENCE_BACKENDS
-
     from conformance.case import suggest
+    from references.registry import REFERENCE_BACKENDS
 
     names = parse_names(against) or list(REFERENCE_BACKENDS)
     for name in names + require:

@@ -46,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-seed",
         default=str(DEFAULT_SEED),
         metavar="S",
-        help="seed of the conformance case stream ('random' for a fresh one; printed in the header)",
+        help="seed of the conformance case stream ('random' for a fresh one; "
+        "printed in the header)",
     )
     group.addoption(
         "--conformance-cases",

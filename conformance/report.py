@@ -151,7 +151,8 @@ def report_json(
 
 
 def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
-    """JUnit XML: one testcase per case and backend pair (tested vs reference, reference vs reference)."""
+    """JUnit XML: a testcase per case and backend pair (tested vs each reference, and
+    reference vs reference)."""
     suite = ET.Element("testsuite", name=suite_name)
     total = failures = skipped = 0
     outcomes = list(enumerate(run.outcomes))
@@ -207,7 +208,10 @@ def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
 
 
 def write_report(path: str | Path, text: str) -> Path:
-    """Write a report to the path the user named for it (created with its folders; replaced if present, as pytest does with --junitxml)."""
+    """Write a report to the path the user named for it, creating its folders.
+
+    A report is output the user asked for by path, so it is replaced if present (as
+    pytest does with --junitxml); case files, which users keep, never are."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
