@@ -28,8 +28,7 @@ def get_reference(name: str) -> Backend:
     """The reference backend called ``name``, or :class:`UnknownReference` listing the names."""
     if name not in REFERENCE_BACKENDS:
         raise UnknownReference(
-            f"unknown reference backend {name!r}; expected one of: "
-            + ", ".join(REFERENCE_BACKENDS)
+            f"unknown reference backend {name!r}; expected one of: " + ", ".join(REFERENCE_BACKENDS)
         )
     return REFERENCE_BACKENDS[name]
 

@@ -146,3 +146,57 @@ def load_backend(name: str) -> Any:
     from references import get_reference
 
     return get_reference(name)
+
+
+def kink_case(activation: str, offset: float, *, dtype: str = "float64", depth: int = 2) -> dict:
+    """A case whose pre-activation (layer depth-2, sample 0, unit 0) is exactly ``offset``.
+
+    z = 1.0 * 0.5 + 2.0 * (-0.25) + offset: the first two terms cancel exactly. Every
+    other pre-activation is at least 0.5 from 0. With ``depth=3`` an identity layer
+    (W = I, b = 0) comes first, so the kink is in layer 1.
+    """
+    layers = [
+        {"in": 2, "out": 3, "activation": activation},
+        {"in": 3, "out": 2, "activation": "identity"},
+    ]
+    params = [
+        {"W": [[0.5, -0.25], [0.3, 0.8], [-0.6, 0.1]], "b": [offset, 0.1, -0.2]},
+        {"W": [[0.7, -1.1, 0.4], [0.2, 0.9, -0.5]], "b": [0.05, -0.3]},
+    ]
+    if depth == 3:
+        layers.insert(0, {"in": 2, "out": 2, "activation": "identity"})
+        params.insert(0, {"W": [[1.0, 0.0], [0.0, 1.0]], "b": [0.0, 0.0]})
+    return with_dtype(
+        {
+            "format": FORMAT,
+            "dtype": dtype,
+            "layers": layers,
+            "params": params,
+            "loss": {"name": "half_sse", "reduction": "sum"},
+            "l2": 0.0,
+            "inputs": [[1.0, 2.0], [0.5, -1.0]],
+            "targets": [[0.3, -0.7], [1.2, 0.4]],
+        },
+        dtype,
+    )
+
+
+def hinge_kink_case(*, dtype: str = "float64") -> dict:
+    """One identity layer whose hinge margin (sample 0, class 0) is exactly 0.
+
+    y = (0, 1, -1.7) for x = (1, 2); c = argmax t = 1; margin_0 = 0 - 1 + 1 = 0 and
+    margin_2 = -1.7 - 1 + 1 = -1.7 (inactive, far from its kink).
+    """
+    return with_dtype(
+        {
+            "format": FORMAT,
+            "dtype": dtype,
+            "layers": [{"in": 2, "out": 3, "activation": "identity"}],
+            "params": [{"W": [[0.5, -0.25], [0.7, -0.35], [0.1, 0.1]], "b": [0.0, 1.0, -2.0]}],
+            "loss": {"name": "hinge", "reduction": "sum"},
+            "l2": 0.0,
+            "inputs": [[1.0, 2.0]],
+            "targets": [[0.0, 1.0, 0.0]],
+        },
+        dtype,
+    )
