@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from conformance import exit_codes
 from conformance.backends import BackendError, MissingBackendError
 from conformance.case import CaseError
+from conformance.regression import GoldenError
 from conformance.result import ResultError
 
-COMMANDS = ("check", "replay", "grad", "train-check", "demo", "worked")
+COMMANDS = ("check", "replay", "regress", "grad", "train-check", "demo", "worked")
 """Subcommand modules in conformance/commands/, in the order --help lists them."""
 
 EPILOG = "exit codes:\n" + "\n".join(
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (CaseError, BackendError, ResultError) as error:
+    except (CaseError, BackendError, ResultError, GoldenError) as error:
         print(f"error: {error}", file=sys.stderr)
         return exit_codes.BAD_INPUT
     except MissingBackend as error:

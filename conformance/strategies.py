@@ -396,3 +396,34 @@ def case_signature(case: Case) -> tuple[Any, ...]:
         tuple(sorted(case["loss"].items())),
         bool(case["l2"]),
     )
+
+
+def spread(seed: int = 0) -> list[Case]:
+    """A fixed spread of cases: every trainable activation and every loss, in both
+    dtypes, with both reductions and l2 on and off: the random part of the
+    regression suite. Deterministic for a given ``seed``."""
+    rng = np.random.default_rng(seed)
+    chosen: list[Case] = []
+    plans: list[tuple[str, str]] = [(a, "half_sse") for a in TRAINABLE_ACTIVATIONS]
+    for loss in LOSSES:
+        plans.append((LOSS_OUTPUTS.get(loss, ("tanh",))[0], loss))
+    for index, (activation, loss) in enumerate(plans):
+        for dtype in DTYPES:
+            widths = [int(w) for w in rng.integers(2, 5, size=3)]
+            layers: list[dict[str, Any]] = [
+                {"in": widths[0], "out": widths[1], "activation": activation},
+                {"in": widths[1], "out": widths[2], "activation": activation},
+            ]
+            if loss in LOSS_OUTPUTS and activation not in LOSS_OUTPUTS[loss]:
+                layers[-1]["activation"] = LOSS_OUTPUTS[loss][0]
+            architecture = {
+                "layers": layers,
+                "loss": {"name": loss, "reduction": REDUCTIONS[index % 2]},
+            }
+            case = fill_case(
+                architecture, seed=int(rng.integers(2**32)), batch_size=int(rng.integers(1, 4)),
+                dtype=dtype, l2=0.1 if index % 3 == 0 else 0.0, one_hot=bool(index % 2),
+            )
+            if case is not None:
+                chosen.append(dict(case, name=f"spread {index:02d} {activation} {loss} {dtype}"))
+    return chosen
