@@ -19,7 +19,7 @@ from conformance.case import CaseError
 from conformance.regression import GoldenError
 from conformance.result import ResultError
 
-COMMANDS = ("check", "replay", "regress", "grad", "train-check", "demo", "worked")
+COMMANDS = ("check", "replay", "regress", "merge-reports", "grad", "train-check", "demo", "worked")
 """Subcommand modules in conformance/commands/, in the order --help lists them."""
 
 EPILOG = "exit codes:\n" + "\n".join(

@@ -52,6 +52,7 @@ class CaseOutcome:
     not_comparable: dict[str, str] = field(default_factory=dict)  # backend -> reason
     verdict: str = ""
     seconds: float = 0.0
+    index: int = -1  # position in the case stream (shared by every shard of a run)
 
     @property
     def failed(self) -> bool:
@@ -206,6 +207,7 @@ class CheckRun:
     references: list[str]
     skipped_references: dict[str, str]
     outcomes: list[CaseOutcome] = field(default_factory=list)
+    shard: tuple[int, int] = (1, 1)
     failure: CaseOutcome | None = None  # the minimal (shrunk) failing case, if any
     first_failure: CaseOutcome | None = None  # the failure as first found, before shrinking
     shrink_steps: int = 0
@@ -241,12 +243,19 @@ def run_check(
     shrink: bool = True,
     max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
     skipped_references: Mapping[str, str] | None = None,
+    shard: tuple[int, int] = (1, 1),
 ) -> CheckRun:
     """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
 
     Generation stops at the first failing case; Hypothesis then shrinks it (for at
     most ``max_shrink_seconds``) and ``CheckRun.failure`` holds the minimal case.
+
+    ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
+    stream, so that n machines with the same seed cover one run between them.
     """
+    shard_index, shard_count = shard
+    if not 1 <= shard_index <= shard_count:
+        raise ValueError(f"shard {shard_index}/{shard_count}: need 1 <= I <= N")
     import hypothesis
     from hypothesis import HealthCheck, Phase, Verbosity, given
     from hypothesis.errors import Flaky, FlakyFailure
@@ -259,15 +268,22 @@ def run_check(
         tested=tested.name,
         references=[reference.name for reference in references],
         skipped_references=dict(skipped_references or {}),
+        shard=shard,
     )
     shrink_started: list[float] = []
+    drawn = [0]
 
     def test(case: Case) -> None:
+        if run.first_failure is None:
+            drawn[0] += 1
+            if (drawn[0] - 1) % shard_count != shard_index - 1:
+                return  # another shard's case
         outcome = check_case(case, tested, references)
         if run.first_failure is None:
+            outcome.index = drawn[0] - 1
             run.outcomes.append(outcome)
             if progress is not None:
-                progress(len(run.outcomes), cases)
+                progress(drawn[0], cases)
             if outcome.failed:
                 run.first_failure = outcome
                 shrink_started.append(time.perf_counter())

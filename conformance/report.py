@@ -145,7 +145,11 @@ def report_json(
         "counts": {status: run.count(status) for status in STATUSES},
         "per_reference": per_reference,
         "seconds": round(run.seconds, 3),
-        "cases": [_outcome_json(i, outcome) for i, outcome in enumerate(run.outcomes)],
+        "shard": list(run.shard),
+        "cases": [
+            _outcome_json(outcome.index if outcome.index >= 0 else i, outcome)
+            for i, outcome in enumerate(run.outcomes)
+        ],
         "failure": failure,
     }
 

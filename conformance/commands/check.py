@@ -106,6 +106,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-shrink", action="store_true", help="report the first failure as found"
     )
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        default=(1, 1),
+        metavar="I/N",
+        help="check only shard I of N of the case stream (same --seed and --cases on every "
+        "shard); combine the shards' --report-json files with merge-reports",
+    )
     parser.set_defaults(run=run)
 
 
@@ -117,6 +125,19 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, found {value}")
     return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        shard = (0, 0)
+    if not sep or not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(
+            f"expected I/N with 1 <= I <= N, for example 2/4; found {text!r}"
+        )
+    return shard
 
 
 def _seed(text: str) -> int:
@@ -243,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"backprop-conformance check: {args.impl} against {', '.join(r.name for r in references)}"
     )
-    print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}")
+    shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
+    print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     check_run = run_check(
@@ -255,5 +277,6 @@ def run(args: argparse.Namespace) -> int:
         progress=progress_printer("cases"),
         shrink=not args.no_shrink,
         skipped_references=skipped,
+        shard=args.shard,
     )
     return finish(check_run, args, save_dir=args.save_failures)

@@ -1,0 +1,125 @@
+"""``merge-reports``: combine the JSON reports of a sharded run into one verdict."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from conformance import exit_codes
+from conformance.report import REPORT_FORMAT, STATUSES, dump_json, write_report
+
+
+class ReportError(ValueError):
+    """A report file that cannot be merged (exit code 2)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "merge-reports",
+        help="combine the JSON reports of check --shard runs into one verdict",
+        description="Combine JSON reports written by 'check --shard I/N --report-json' on "
+        "several machines into one verdict. The shards must come from the same run (same "
+        "seed, case budget and implementation) and together cover every shard 1..N.",
+    )
+    parser.add_argument("reports", nargs="+", metavar="REPORT.json")
+    parser.add_argument("--report-json", metavar="PATH", help="write the merged report to PATH")
+    parser.set_defaults(run=run)
+
+
+def _load(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"report {path!r}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReportError(f"report {path!r} cannot be read as JSON: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
+        raise ReportError(f"report {path!r} is not a {REPORT_FORMAT} report from 'check'")
+    return data
+
+
+def _ratio(worst: dict[str, Any] | None) -> float:
+    if not worst:
+        return -1.0
+    try:
+        return float(worst["abs_error"]) / float(worst["allowed"])
+    except (TypeError, ValueError, ZeroDivisionError):
+        return float("inf")
+
+
+def merge(paths: list[str]) -> dict[str, Any]:
+    """One report from the shards' reports; ReportError if they are not one run's shards."""
+    reports = [_load(path) for path in paths]
+    first = reports[0]
+    for path, report in zip(paths, reports, strict=True):
+        for key in ("seed", "budget", "tested", "references"):
+            if report.get(key) != first.get(key):
+                raise ReportError(
+                    f"report {path!r} has {key} {report.get(key)!r} but {paths[0]!r} has "
+                    f"{first.get(key)!r}: only shards of one run can be merged"
+                )
+    count = first.get("shard", [1, 1])[1]
+    seen = sorted(report.get("shard", [1, 1])[0] for report in reports)
+    if seen != list(range(1, count + 1)):
+        missing = sorted(set(range(1, count + 1)) - set(seen))
+        repeated = sorted({s for s in seen if seen.count(s) > 1})
+        raise ReportError(
+            f"the reports do not cover shards 1..{count} once each"
+            + (f"; missing: {', '.join(f'{s}/{count}' for s in missing)}" if missing else "")
+            + (f"; repeated: {', '.join(f'{s}/{count}' for s in repeated)}" if repeated else "")
+        )
+    per_reference: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        for name, row in report["per_reference"].items():
+            merged = per_reference.setdefault(
+                name, {"agree": 0, "disagree": 0, "not_comparable": 0, "worst": None}
+            )
+            for key in ("agree", "disagree", "not_comparable"):
+                merged[key] += row[key]
+            if _ratio(row["worst"]) > _ratio(merged["worst"]):
+                merged["worst"] = row["worst"]
+    return {
+        **{key: first[key] for key in ("format", "seed", "budget", "tested", "references")},
+        "skipped_references": {k: v for r in reports for k, v in r["skipped_references"].items()},
+        "versions": first["versions"],
+        "merged_from": paths,
+        "shard": [1, 1],
+        "exit_code": max(report["exit_code"] for report in reports),
+        "counts": {s: sum(r["counts"].get(s, 0) for r in reports) for s in STATUSES},
+        "per_reference": per_reference,
+        "seconds": round(sum(r["seconds"] for r in reports), 3),
+        "cases": sorted((c for r in reports for c in r["cases"]), key=lambda c: c["index"]),
+        "failures": [r["failure"] for r in reports if r.get("failure")],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        merged = merge(args.reports)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return exit_codes.BAD_INPUT
+    counts = ", ".join(f"{n} {s}" for s, n in merged["counts"].items() if n)
+    print(
+        f"merged {len(args.reports)} shard reports: seed {merged['seed']}, "
+        f"{len(merged['cases'])} cases ({counts or 'none'})"
+    )
+    for name, row in merged["per_reference"].items():
+        print(
+            f"  {name:<10} agree {row['agree']:>5}  disagree {row['disagree']:>5}  "
+            f"n/a {row['not_comparable']:>5}"
+        )
+    for failure in merged["failures"]:
+        print(
+            f"FAILED: {failure['verdict']}"
+            + (f"\n  replay: {failure['replay']}" if failure.get("replay") else "")
+        )
+    if args.report_json:
+        write_report(args.report_json, dump_json(merged))
+        print(f"JSON report: {args.report_json}")
+    code = merged["exit_code"]
+    print(f"exit code {code}: {exit_codes.DESCRIPTIONS.get(code, 'unknown')}")
+    return code

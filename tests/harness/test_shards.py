@@ -1,0 +1,91 @@
+"""Sharding: the shards of a run together are exactly the unsharded run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conformance.backends import resolve_backend
+from conformance.harness import run_check
+from conformance.report import describe_architecture
+from references.registry import REFERENCE_BACKENDS
+
+CASES = 24
+
+
+def _signature(outcome):
+    return (
+        outcome.index,
+        describe_architecture(outcome.case),
+        outcome.case["inputs"].tobytes(),
+        outcome.status,
+    )
+
+
+def test_shards_together_equal_the_unsharded_run():
+    tested, references = resolve_backend("impl"), [REFERENCE_BACKENDS["numeric"]]
+    whole = run_check(tested, references, cases=CASES, seed=11)
+    parts = [run_check(tested, references, cases=CASES, seed=11, shard=(i, 3)) for i in (1, 2, 3)]
+    assert sorted(_signature(o) for p in parts for o in p.outcomes) == sorted(
+        _signature(o) for o in whole.outcomes
+    )
+    assert all(p.checked in (CASES // 3, CASES // 3 + 1) for p in parts)
+    assert len({o.index for p in parts for o in p.outcomes}) == CASES
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_merge_reports_combines_shards_and_rejects_an_incomplete_set(tmp_path):
+    paths = []
+    for i in (1, 2):
+        path = tmp_path / f"shard{i}.json"
+        completed = _cli(
+            "check",
+            "--cases",
+            "10",
+            "--seed",
+            "3",
+            "--against",
+            "numeric",
+            "--shard",
+            f"{i}/2",
+            "--report-json",
+            str(path),
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        paths.append(str(path))
+    merged_path = tmp_path / "merged.json"
+    merged = _cli("merge-reports", *paths, "--report-json", str(merged_path))
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    data = json.loads(merged_path.read_text())
+    assert [c["index"] for c in data["cases"]] == list(range(10))
+    assert data["counts"]["agree"] == 10
+
+    incomplete = _cli("merge-reports", paths[0])
+    assert incomplete.returncode == 2 and "missing: 2/2" in incomplete.stderr
+    other = tmp_path / "other.json"
+    _cli(
+        "check",
+        "--cases",
+        "10",
+        "--seed",
+        "4",
+        "--against",
+        "numeric",
+        "--shard",
+        "2/2",
+        "--report-json",
+        str(other),
+    )
+    mixed = _cli("merge-reports", paths[0], str(other))
+    assert mixed.returncode == 2 and "seed" in mixed.stderr
+
+
+def test_bad_shard_option_is_exit_2():
+    completed = _cli("check", "--shard", "3/2")
+    assert completed.returncode == 2 and "1 <= I <= N" in completed.stderr
