@@ -114,7 +114,7 @@ def _array(value: Any, shape: tuple[int, ...], dtype: type, field: str) -> np.nd
             f"{wide[index]} at index {list(index)}: every value must be a finite number",
             field=field,
         )
-    narrow = wide.astype(dtype)
+    narrow: np.ndarray = wide.astype(dtype)
     if not np.isfinite(narrow).all():
         raise CaseError(f"a value overflows {np.dtype(dtype).name}", field=field)
     return narrow

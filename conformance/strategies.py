@@ -79,7 +79,7 @@ def architectures(
     activations: Sequence[str] = TRAINABLE_ACTIVATIONS,
     losses: Sequence[str] = tuple(LOSSES),
     reductions: Sequence[str] = REDUCTIONS,
-) -> dict[str, Any]:
+) -> st.SearchStrategy[dict[str, Any]]:
     """Layer specs and a loss spec: ``{"layers": [...], "loss": {...}}``.
 
     The loss is drawn first; bce and cross_entropy then get a last layer whose
