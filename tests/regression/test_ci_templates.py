@@ -16,9 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _conformance_commands(text: str) -> list[list[str]]:
     commands = []
     for line in text.replace("\\\n", " ").splitlines():
-        words = shlex.split(line.strip())
-        if words[:3] == ["python", "-m", "conformance"]:
-            commands.append(words[3:])
+        if line.strip().startswith("python -m conformance "):
+            commands.append(shlex.split(line.strip())[3:])
     return commands
 
 
