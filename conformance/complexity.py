@@ -173,13 +173,22 @@ class Measurement:
     nudging_seconds: float
 
 
+TIME_BUDGET = 0.5
+"""Seconds per method and size after which no further repeat is started (at least one runs)."""
+
+
 def _best_time(run: Callable[[], GradientRun], repeats: int) -> tuple[GradientRun, float]:
+    """The best of up to ``repeats`` runs: the least disturbed by whatever else the machine does."""
     best = float("inf")
+    spent = 0.0
     result = None
-    for _ in range(repeats):
+    for _ in range(max(1, repeats)):
         start = time.perf_counter()
         result = run()
-        best = min(best, time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        best, spent = min(best, elapsed), spent + elapsed
+        if spent > TIME_BUDGET:
+            break
     assert result is not None
     return result, best
 
@@ -200,7 +209,7 @@ def measure(
             partial(backprop_gradient, network.loss, values), repeats
         )
         nudging, nudging_seconds = _best_time(
-            partial(nudging_gradient, network.loss, values, scheme=scheme), max(1, repeats // 2)
+            partial(nudging_gradient, network.loss, values, scheme=scheme), repeats
         )
         rows.append(
             Measurement(

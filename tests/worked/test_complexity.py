@@ -52,7 +52,7 @@ def test_unknown_scheme_is_refused():
 
 
 def test_measured_counts_and_growth_exponents():
-    rows = complexity.measure(widths=(2, 4, 8, 16), repeats=1)
+    rows = complexity.measure(widths=(2, 4, 8, 16), repeats=3)
     assert complexity.counts_hold(rows)
     assert [row.parameters for row in rows] == [13, 25, 49, 97]
     fitted = complexity.exponents(rows)
