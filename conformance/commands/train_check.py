@@ -266,18 +266,18 @@ def _case(args: argparse.Namespace) -> Case:
         return case
     from conformance.strategies import fill_case, seeded_architecture
 
-    case = fill_case(
+    random_case = fill_case(
         seeded_architecture(args.seed),
         seed=args.seed,
         batch_size=args.batch_size,
         dtype=args.dtype or "float64",
     )
-    if case is None:
+    if random_case is None:
         raise UsageError(
             f"seed {args.seed} gives no well-conditioned random case (every draw saturated a "
             "probability output); try another --seed"
         )
-    return case
+    return random_case
 
 
 def _describe_case(case: Case) -> str:
