@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.tolerances import PRINTED_PRECISION
+
 WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
 CASE_2_2_2 = str(WORKED / "doc002_2-2-2_sigmoid.json")
 
@@ -32,7 +34,9 @@ def test_grad_json_is_the_result_object():
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
     assert set(result) == {"loss", "outputs", "grads", "input_grad"}
-    assert result["grads"][1]["W"][0][0] == pytest.approx(0.0818667050, abs=5e-11)
+    assert result["grads"][1]["W"][0][0] == pytest.approx(
+        0.0818667050, abs=PRINTED_PRECISION["ten_decimals"]
+    )
     assert len(result["input_grad"]) == 1 and len(result["input_grad"][0]) == 2
 
 

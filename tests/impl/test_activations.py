@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
+from conformance.tolerances import TOLERANCES
 from impl import ACTIVATIONS, NotDifferentiableError
 from impl.activations import leaky_relu, sigmoid, softmax, softplus
+
+EXACT = TOLERANCES[("float64", "analytic")].rtol  # two exact float64 formulas
 
 Z = np.array([[-2.0, -0.5, 0.3, 1.7]])
 
@@ -23,7 +26,7 @@ EXPECTED_FORWARD = {
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_forward_matches_closed_form(name):
-    np.testing.assert_allclose(ACTIVATIONS[name].forward(Z), EXPECTED_FORWARD[name], rtol=1e-13)
+    np.testing.assert_allclose(ACTIVATIONS[name].forward(Z), EXPECTED_FORWARD[name], rtol=EXACT)
 
 
 def _numeric_vjp(forward, z, cotangent, h=1e-6):
@@ -49,8 +52,8 @@ def test_backward_matches_finite_difference_with_random_cotangent(name, dtype):
     analytic = activation.backward(z_typed, a, cot_typed)
     assert a.dtype == dtype and analytic.dtype == dtype
     numeric = _numeric_vjp(activation.forward, z, cotangent)
-    tolerance = 1e-8 if dtype == np.float64 else 2e-5
-    np.testing.assert_allclose(analytic, numeric, rtol=tolerance, atol=tolerance)
+    tolerance = TOLERANCES[(np.dtype(dtype).name, "numeric")]
+    np.testing.assert_allclose(analytic, numeric, rtol=tolerance.rtol, atol=tolerance.atol)
 
 
 def test_sigmoid_is_stable_for_large_magnitudes():
@@ -74,7 +77,7 @@ def test_softmax_handles_the_documents_e1000_example():
     logits = np.array([[1000.0, 1001.0, 1002.0]])
     with np.errstate(over="raise"):
         values = softmax(logits)
-    np.testing.assert_allclose(values, softmax(logits - 1000.0), rtol=1e-15)
+    np.testing.assert_allclose(values, softmax(logits - 1000.0), rtol=EXACT)
     np.testing.assert_allclose(values.sum(), 1.0)
     assert values[0, 2] == pytest.approx(np.exp(2) / (1 + np.e + np.exp(2)), rel=1e-14)
 

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from conformance.tolerances import TOLERANCES
 from impl import LOSSES
 
 Y_PROB = np.array([[0.2, 0.7, 0.1], [0.5, 0.3, 0.2]])
@@ -47,7 +48,9 @@ def test_softmax_cross_entropy_gradient_is_softmax_minus_target():
     target = np.array([[0.0, 1.0, 0.0]])
     softmax = np.exp(logits) / np.exp(logits).sum()
     np.testing.assert_allclose(
-        LOSSES["softmax_cross_entropy"].gradient(logits, target), softmax - target, rtol=1e-14
+        LOSSES["softmax_cross_entropy"].gradient(logits, target),
+        softmax - target,
+        rtol=TOLERANCES[("float64", "analytic")].rtol,
     )
 
 
@@ -85,4 +88,5 @@ def test_gradient_matches_finite_difference(name, soft_targets):
     loss = LOSSES[name]
     analytic = loss.gradient(y, t) * per_sample_weights[:, None]
     numeric = _numeric_gradient(loss.value, y, t, per_sample_weights)
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+    tolerance = TOLERANCES[("float64", "numeric")]
+    np.testing.assert_allclose(analytic, numeric, rtol=tolerance.rtol, atol=tolerance.atol)

@@ -1,7 +1,7 @@
 """Tolerances, hand-built cases and a result comparison for the reference-backend tests.
 
-The tolerance numbers live in ``TOLERANCES`` below, the one place for them in these
-tests (to be moved into ``conformance/tolerances.py`` by the lead). Comparisons are
+The tolerance numbers come from ``conformance/tolerances.py`` (the project's one
+table); ``TOLERANCES`` below only names the entries these tests use. Comparisons are
 normwise per array: ``max |actual - expected| <= rtol * max |expected|``, because
 rounding in a gradient entry scales with the terms summed into it, which are of
 the size of the largest entries, not of the entry itself.
@@ -15,23 +15,18 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conformance.tolerances import PRINTED_PRECISION
+from conformance.tolerances import TOLERANCES as TABLE
+
 TOLERANCES: dict[str, float] = {
-    # Two exact methods in float64 differ only by summation order: ~1e-15 relative
-    # on these small, well-scaled networks; 1e-10 leaves margin for conditioning and
-    # still fails a float64 case computed in float32 (~1e-7).
-    "float64": 1e-10,
-    # float32 epsilon is 1.2e-7; a few layers and sums of up to ~30 terms give
-    # ~1e-6 of the tensor's scale; 1e-4 leaves margin yet fails any real bug (O(1)).
-    "float32": 1e-4,
-    # Richardson (h = 6e-5 .. 1.5e-5) in float64 leaves ~1e-10 on these cases,
-    # ~1e-6 when an output is saturated; 1e-6 is the bar the brief sets for numeric.
-    "numeric": 1e-6,
-    # The complex step has no cancellation: rounding of the forward pass only.
-    "complex_step": 1e-12,
-    # The worked 2-2-2 example in CASE_FORMAT.md is printed to 10 decimals.
-    "worked_digits": 5e-11,
-    # Two float32 roundings of the same float64 number differ by at most 1 ulp.
-    "float32_ulp": 2.4e-7,
+    # normwise: error <= rtol * max|expected| per array, so the table's scale_rtol
+    # where it has one, its per-entry rtol where that is the looser bound.
+    "float64": TABLE[("float64", "analytic")].scale_rtol,
+    "float32": TABLE[("float32", "analytic")].rtol,
+    "numeric": TABLE[("float64", "numeric")].rtol,
+    "complex_step": TABLE[("float64", "complex_step")].scale_rtol,
+    "worked_digits": PRINTED_PRECISION["ten_decimals"],
+    "float32_ulp": PRINTED_PRECISION["float32_ulp"],
 }
 
 FORMAT = "backprop-case/1"
