@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from conformance import exit_codes
 from conformance.backends import resolve_backend
 from conformance.case import load_case
 from conformance.display import format_result
 from conformance.result import normalise_result, result_to_json
+from references.base import NonDifferentiableHere
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +40,15 @@ def run(args: argparse.Namespace) -> int:
     available, reason = backend.availability()
     if not available:
         raise MissingBackend(f"backend {args.backend!r} is not available here: {reason}")
-    result = normalise_result(backend.gradients(case), case, args.backend)
+    try:
+        raw = backend.gradients(case)
+    except NonDifferentiableHere as error:
+        print(f"{args.backend}: {error}", file=sys.stderr)
+        return exit_codes.MISMATCH
+    except NotImplementedError as error:
+        print(f"{args.backend}: unsupported case ({error})", file=sys.stderr)
+        return exit_codes.MISMATCH
+    result = normalise_result(raw, case, args.backend)
     if args.json:
         print(json.dumps(result_to_json(result), indent=2))
     else:

@@ -55,3 +55,26 @@ def test_user_callable_that_cannot_be_imported_is_exit_2():
 def test_missing_argument_is_a_usage_error():
     completed = _run("grad")
     assert completed.returncode == 2 and "--case" in completed.stderr
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax", "numeric"])
+def test_grad_with_every_reference_backend_gives_the_documents_numbers(backend):
+    if backend != "numeric":
+        pytest.importorskip(backend, reason=f"{backend} is not installed")
+    completed = _run("grad", "--case", CASE_2_2_2, "--backend", backend, "--json")
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["loss"] == pytest.approx(0.3226845322, abs=PRINTED_PRECISION["ten_decimals"])
+    assert result["grads"][0]["W"][0][0] == pytest.approx(
+        0.0011178739, abs=PRINTED_PRECISION["ten_decimals"]
+    )
+
+
+def test_numeric_backend_refuses_a_value_at_a_relu_kink(tmp_path):
+    case = json.loads((WORKED / "doc003_relu_two_layer.json").read_text())
+    case["params"][0]["b"] = [-2.0]  # z1 = w1 x + b1 = 0: exactly at the relu kink
+    path = tmp_path / "kink.json"
+    path.write_text(json.dumps(case))
+    completed = _run("grad", "--case", str(path), "--backend", "numeric")
+    assert completed.returncode == 1
+    assert "non-differentiable here" in completed.stderr and "Traceback" not in completed.stderr
