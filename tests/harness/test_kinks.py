@@ -1,0 +1,49 @@
+"""At a kink the harness raises no false alarm: exact backends agree on the convention,
+the numeric backend says "not comparable" instead of giving a wrong number."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.backends import resolve_backend
+from conformance.case import validate_case
+from conformance.harness import AGREE, check_case
+from references.registry import REFERENCE_BACKENDS
+
+WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
+
+
+def _available():
+    return [b for b in REFERENCE_BACKENDS.values() if b.availability()[0]]
+
+
+def _relu_at_zero():
+    raw = json.loads((WORKED / "doc003_relu_two_layer.json").read_text())
+    raw["params"][0]["b"] = [-2.0]  # z1 = 2 * 1 - 2 = 0
+    return validate_case(raw)
+
+
+def _hinge_at_zero_margin():
+    return validate_case(
+        {
+            "format": "backprop-case/1",
+            "layers": [{"in": 2, "out": 3, "activation": "identity"}],
+            "params": [{"W": [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], "b": [0.0, 0.0, -2.0]}],
+            # scores [1, 2, -1]; correct class 1; margin of class 0: 1 - 2 + 1 = 0
+            "loss": {"name": "hinge", "reduction": "sum"},
+            "inputs": [[1.0, 2.0]],
+            "targets": [[0.0, 1.0, 0.0]],
+        }
+    )
+
+
+@pytest.mark.parametrize("make_case", [_relu_at_zero, _hinge_at_zero_margin])
+def test_correct_impl_at_a_kink_agrees_and_numeric_abstains(make_case):
+    outcome = check_case(make_case(), resolve_backend("impl"), _available())
+    assert outcome.status == AGREE or not outcome.comparisons, outcome.describe()
+    assert "numeric" in outcome.not_comparable
+    assert "non-differentiable here" in outcome.not_comparable["numeric"]
+    assert not outcome.failed
