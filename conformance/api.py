@@ -16,6 +16,11 @@ Implementation = str | Callable[[Mapping[str, Any]], Mapping[str, Any]]
 def _backend(implementation: Implementation) -> Any:
     if isinstance(implementation, str):
         return resolve_backend(implementation)
+    if not callable(implementation):
+        raise TypeError(
+            f"implementation must be a callable f(case) -> result or a 'module:callable' "
+            f"string, not {type(implementation).__name__}"
+        )
     name = f"{implementation.__module__}:{getattr(implementation, '__qualname__', 'callable')}"
     return CallableBackend(name, implementation)
 
@@ -23,7 +28,7 @@ def _backend(implementation: Implementation) -> Any:
 def check(
     implementation: Implementation = "impl:gradients",
     *,
-    against: Sequence[str] | None = None,
+    against: str | Sequence[str] | None = None,
     require: Sequence[str] = (),
     cases: int = 100,
     seed: int = 0,
@@ -39,9 +44,11 @@ def check(
     """
     from conformance.strategies import cases as case_strategy
 
-    references, skipped = select_references(",".join(against or ()), list(require))
+    tested = _backend(implementation)
+    names = against if isinstance(against, str) else ",".join(against or ())
+    references, skipped = select_references(names, list(require), tested=tested.name)
     return run_check(
-        _backend(implementation),
+        tested,
         references,
         cases=cases,
         seed=seed,

@@ -31,8 +31,8 @@ class CallableBackend:
     def availability(self) -> tuple[bool, str]:
         return True, self.name
 
-    def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.function(case))
+    def gradients(self, case: Mapping[str, Any]) -> Any:
+        return self.function(case)  # checked by conformance.result.normalise_result
 
 
 def load_callable(spec: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
@@ -48,6 +48,11 @@ def load_callable(spec: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]
         raise BackendError(
             f"--impl {spec!r}: cannot import module {module_name!r} ({error}); is it installed "
             "or on PYTHONPATH (run from the folder that contains it)?"
+        ) from None
+    except Exception as error:  # noqa: BLE001 - the user's module failed while importing
+        raise BackendError(
+            f"--impl {spec!r}: importing module {module_name!r} failed: "
+            f"{type(error).__name__}: {error}"
         ) from None
     target: Any = module
     for part in attribute.split("."):
@@ -86,7 +91,7 @@ def parse_names(text: str | None) -> list[str]:
 
 
 def select_references(
-    against: str | None, require: list[str]
+    against: str | None, require: list[str], *, tested: str | None = None
 ) -> tuple[list[Backend], dict[str, str]]:
     """The reference backends to compare with, and those skipped (name -> reason).
 
@@ -110,6 +115,9 @@ def select_references(
     chosen: list[Backend] = []
     skipped: dict[str, str] = {}
     for name in names:
+        if name == tested:
+            skipped[name] = "it is the implementation under test"
+            continue
         backend = REFERENCE_BACKENDS[name]
         available, reason = backend.availability()
         if available:
@@ -118,6 +126,10 @@ def select_references(
             raise MissingBackendError(f"required backend {name!r} is not available: {reason}")
         else:
             skipped[name] = reason
+    if not chosen and tested in names and len(names) == 1:
+        raise BackendError(
+            f"{tested!r} cannot be checked against itself; name other references with --against"
+        )
     if not chosen:
         raise MissingBackendError(
             "no reference backend is available to compare with: "

@@ -57,6 +57,11 @@ def suggest(name: str, choices: Any) -> str:
 
 
 def _unknown_name(kind: str, name: Any, choices: Any, field: str) -> CaseError:
+    if not isinstance(name, str):
+        return CaseError(
+            f"expected a {kind} name (a string), found {name!r}; one of: {', '.join(choices)}",
+            field=field,
+        )
     return CaseError(
         f"unknown {kind} {name!r}; expected one of: {', '.join(choices)}{suggest(name, choices)}",
         field=field,
@@ -81,8 +86,12 @@ def _check_keys(obj: Any, allowed: tuple[str, ...], required: tuple[str, ...], f
 def _number(value: Any, field: str, *, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise CaseError(f"expected a number, found {value!r}", field=field)
-    if not math.isfinite(value):
-        raise CaseError(f"expected a finite number, found {value!r}", field=field)
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise CaseError(f"expected a finite number, found {value!r:.40}", field=field)
     if minimum is not None and value < minimum:
         raise CaseError(f"expected a number >= {minimum}, found {value!r}", field=field)
     return float(value)
@@ -96,13 +105,13 @@ def _size(value: Any, field: str) -> int:
 
 def _array(value: Any, shape: tuple[int, ...], dtype: type, field: str) -> np.ndarray:
     """``value`` as an array of ``shape`` and ``dtype``; finite, numeric, not ragged."""
-    try:
-        wide = np.asarray(value, dtype=np.float64)
-    except (ValueError, TypeError):
+    wide = numeric_array(value)
+    if wide is None:
         raise CaseError(
-            "expected a rectangular array of numbers, found a ragged or non-numeric value",
+            "expected a rectangular array of numbers, found a ragged or non-numeric value "
+            "(strings and true/false are not numbers)",
             field=field,
-        ) from None
+        )
     if wide.shape != shape:
         raise CaseError(
             f"expected shape {_shape_text(shape)}, found {_shape_text(wide.shape)}", field=field
@@ -114,10 +123,51 @@ def _array(value: Any, shape: tuple[int, ...], dtype: type, field: str) -> np.nd
             f"{wide[index]} at index {list(index)}: every value must be a finite number",
             field=field,
         )
-    narrow: np.ndarray = wide.astype(dtype)
+    with np.errstate(over="ignore"):
+        narrow: np.ndarray = wide.astype(dtype)
     if not np.isfinite(narrow).all():
         raise CaseError(f"a value overflows {np.dtype(dtype).name}", field=field)
+    narrow.flags.writeable = False  # every backend sees the same case: none may change it
     return narrow
+
+
+def numeric_array(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array if it is a rectangular array of real numbers (not
+    strings, booleans or objects), else None."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.dtype.kind == "O":  # Python ints too large for int64, or mixed content
+        if array.ndim == 0 or not all(_is_number(v) for v in _leaves(value)):
+            return None
+        try:
+            return np.vectorize(_to_float, otypes=[np.float64])(array)
+        except (ValueError, TypeError):
+            return None
+    if array.dtype.kind not in "iuf":
+        return None
+    return array.astype(np.float64, copy=False)
+
+
+def _leaves(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def _to_float(value: Any) -> float:
+    """float(value), with integers beyond float's range as +-inf (reported as not finite)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.number))
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -129,7 +179,7 @@ def _validate_layer(spec: Any, index: int, previous_out: int | None) -> dict[str
     if not isinstance(spec, Mapping):
         raise CaseError(f"expected a JSON object, found {type(spec).__name__}", field=field)
     name = spec.get("activation")
-    if "activation" in spec and name not in ACTIVATIONS:
+    if "activation" in spec and (not isinstance(name, str) or name not in ACTIVATIONS):
         raise _unknown_name("activation", name, ACTIVATIONS, f"{field}.activation")
     options = ACTIVATIONS[name].options if name in ACTIVATIONS else ()
     _check_keys(spec, LAYER_KEYS + options, LAYER_KEYS, field)
@@ -152,12 +202,16 @@ def _validate_layer(spec: Any, index: int, previous_out: int | None) -> dict[str
 
 
 def _validate_loss(spec: Any) -> dict[str, Any]:
-    if isinstance(spec, Mapping) and "name" in spec and spec["name"] not in LOSSES:
+    if (
+        isinstance(spec, Mapping)
+        and "name" in spec
+        and (not isinstance(spec["name"], str) or spec["name"] not in LOSSES)
+    ):
         raise _unknown_name("loss", spec["name"], LOSSES, "loss.name")
     options = LOSSES[spec["name"]].options if isinstance(spec, Mapping) and "name" in spec else ()
     _check_keys(spec, LOSS_KEYS + options, ("name",), "loss")
     reduction = spec.get("reduction", "sum")
-    if reduction not in REDUCTIONS:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise _unknown_name("reduction", reduction, REDUCTIONS, "loss.reduction")
     loss: dict[str, Any] = {"name": spec["name"], "reduction": reduction}
     for option in options:
@@ -186,7 +240,7 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
             field="format",
         )
     dtype_name = raw.get("dtype", "float64")
-    if dtype_name not in DTYPES:
+    if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
         raise _unknown_name("dtype", dtype_name, DTYPES, "dtype")
     dtype = DTYPES[dtype_name]
     if "name" in raw and not isinstance(raw["name"], str):
@@ -253,12 +307,33 @@ def read_case_json(path: str | os.PathLike[str]) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise CaseError(f"cannot be read: {error}", source=source) from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    except DuplicateKeyError as error:
+        raise CaseError(
+            f"key {error.key!r} appears twice in one object; keep one (JSON readers disagree "
+            "on which would win)",
+            source=source,
+        ) from None
     except json.JSONDecodeError as error:
         raise CaseError(
             f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}",
             source=source,
         ) from None
+
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKeyError(key)
+        result[key] = value
+    return result
 
 
 def load_case(path: str | os.PathLike[str], *, need_gradient: bool = True) -> Case:
@@ -296,6 +371,9 @@ def save_case(case: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
 def save_case_unique(case: Mapping[str, Any], directory: str | os.PathLike[str], stem: str) -> Path:
     """Save ``case`` as ``directory/stem.json``, or ``stem-2.json``, ... if taken."""
     folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise CaseError(f"cannot save a case into {str(folder)!r}: it is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 10_000):
         name = f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json"
         try:

@@ -17,9 +17,20 @@ from conformance import exit_codes
 from conformance.backends import BackendError, MissingBackendError
 from conformance.case import CaseError
 from conformance.regression import GoldenError
+from conformance.report import OutputPathError
 from conformance.result import ResultError
 
-COMMANDS = ("check", "replay", "regress", "merge-reports", "grad", "train-check", "demo", "worked")
+COMMANDS = (
+    "check",
+    "replay",
+    "regress",
+    "merge-reports",
+    "grad",
+    "train-check",
+    "demo",
+    "worked",
+    "mutants",
+)
 """Subcommand modules in conformance/commands/, in the order --help lists them."""
 
 EPILOG = "exit codes:\n" + "\n".join(
@@ -53,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (CaseError, BackendError, ResultError, GoldenError) as error:
+    except (CaseError, BackendError, ResultError, GoldenError, OutputPathError) as error:
         print(f"error: {error}", file=sys.stderr)
         return exit_codes.BAD_INPUT
     except MissingBackend as error:

@@ -70,7 +70,10 @@ class CaseOutcome:
 
 
 def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
-    """Arrays a backend returned in another dtype than the case's (the contract says same)."""
+    """Arrays a backend returned in another dtype than the case's (the contract says same).
+
+    numpy arrays must carry the case's dtype; nested lists of a float32 case must hold
+    float32 values (each one unchanged by rounding to float32)."""
     expected = np.dtype(case["dtype"])
     found = []
     arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
@@ -79,8 +82,15 @@ def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
         if isinstance(grad, Mapping):
             arrays += [(f"grads[{layer}].W", grad.get("W")), (f"grads[{layer}].b", grad.get("b"))]
     for where, value in arrays:
-        if isinstance(value, (np.ndarray, np.generic)) and value.dtype != expected:
-            found.append(f"{where} is {value.dtype}")
+        if isinstance(value, (np.ndarray, np.generic)):
+            if value.dtype != expected:
+                found.append(f"{where} is {value.dtype}")
+        elif expected == np.float32 and value is not None:
+            wide = np.asarray(value, dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                exact = (wide.astype(np.float32).astype(np.float64) == wide) | np.isnan(wide)
+            if not exact.all():
+                found.append(f"{where} holds values that are not float32 numbers")
     if not found:
         return []
     return [
@@ -89,10 +99,28 @@ def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
     ]
 
 
+def _private_copy(case: Case) -> Case:
+    """A copy of the case's dicts and lists for one backend (its arrays are read-only), so
+    that no backend can change what the others, or the saved counterexample, see."""
+    copy = dict(case)
+    copy["layers"] = [dict(layer) for layer in case["layers"]]
+    copy["params"] = [dict(params) for params in case["params"]]
+    copy["loss"] = dict(case["loss"])
+    return copy
+
+
+def _non_finite(result: Mapping[str, Any]) -> list[str]:
+    """The quantities of a normalised result that hold NaN or an infinity."""
+    found = [key for key in ("loss", "outputs", "input_grad") if not np.isfinite(result[key]).all()]
+    for layer, grad in enumerate(result["grads"]):
+        found += [f"layer {layer} {k}" for k in ("W", "b") if not np.isfinite(grad[k]).all()]
+    return found
+
+
 def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
     """('ok', normalised result) or (status, reason) for a backend on a case."""
     try:
-        raw = backend.gradients(case)
+        raw = backend.gradients(_private_copy(case))
     except NotImplementedError as error:
         return UNSUPPORTED, str(error) or "raised NotImplementedError"
     except NonDifferentiableHere as error:
@@ -132,7 +160,12 @@ def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> C
     crashed: dict[str, str] = {}
     for reference in references:
         ref_status, result = _run_backend(reference, case)
-        if ref_status == "ok":
+        if ref_status == "ok" and _non_finite(result):
+            outcome.not_comparable[reference.name] = (
+                f"its result holds NaN or inf in {', '.join(_non_finite(result))}: the case is "
+                "outside what can be checked (overflow, or a log of 0)"
+            )
+        elif ref_status == "ok":
             reference_results[reference.name] = result
         elif ref_status == ERROR:
             crashed[reference.name] = result

@@ -77,6 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"--conformance-seed: expected a whole number or 'random', found {text!r}"
             ) from None
     config.stash[_SEED] = seed
+    if config.getoption("--conformance-cases") < 1:
+        raise pytest.UsageError(
+            f"--conformance-cases: expected a number >= 1, found "
+            f"{config.getoption('--conformance-cases')}"
+        )
 
 
 _SEED = pytest.StashKey[int]()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import xml.etree.ElementTree as ET
@@ -60,6 +61,8 @@ def exit_code(run: CheckRun) -> int:
     """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked."""
     if run.failure is not None or run.count(MISMATCH) or run.count(ERROR):
         return exit_codes.MISMATCH
+    if run.checked == 0 and run.shard != (1, 1):
+        return exit_codes.OK  # this shard drew none of the run's cases: nothing to check
     if run.count(AGREE) == 0:
         return exit_codes.MISMATCH  # nothing was actually compared: never report that as a pass
     return exit_codes.OK
@@ -209,6 +212,24 @@ def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
     ET.SubElement(properties, "property", name="seed", value=str(run.seed))
     suite.insert(0, properties)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+class OutputPathError(ValueError):
+    """A report or failures path that cannot be written (exit code 2)."""
+
+
+def path_problem(path: Path) -> str | None:
+    """Why a file cannot be written at ``path`` (None if it can)."""
+    if path.is_dir():
+        return "is a folder; give a file name"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{str(parent)!r} is a file, so no folder can be made there"
+    if not os.access(parent, os.W_OK):
+        return f"folder {str(parent)!r} is not writable"
+    return None
 
 
 def write_report(path: str | Path, text: str) -> Path:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.case import Case
+from conformance.case import Case, numeric_array
 
 RESULT_KEYS = ("loss", "outputs", "grads", "input_grad")
 
@@ -17,12 +17,12 @@ class ResultError(ValueError):
 
 
 def _as_array(value: Any, shape: tuple[int, ...], where: str, backend: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    array = numeric_array(value)
+    if array is None:
         raise ResultError(
-            f"backend {backend!r}: {where} is not a rectangular array of numbers"
-        ) from None
+            f"backend {backend!r}: {where} is not a rectangular array of numbers "
+            f"(found {type(value).__name__})"
+        )
     if array.shape != shape:
         raise ResultError(
             f"backend {backend!r}: {where} has shape {array.shape}, expected {shape} "

@@ -14,10 +14,12 @@ from conformance.backends import IMPL_SPEC, parse_names, resolve_backend, select
 from conformance.case import save_case_unique
 from conformance.harness import CheckRun, run_check
 from conformance.report import (
+    OutputPathError,
     describe_architecture,
     dump_json,
     exit_code,
     junit_xml,
+    path_problem,
     report_json,
     summary_table,
     write_report,
@@ -195,6 +197,25 @@ def progress_printer(total_label: str):  # noqa: ANN201
     return show
 
 
+CASE_STREAM_OPTIONS = (
+    "cases",
+    "seed",
+    "dtype",
+    "activations",
+    "losses",
+    "max_depth",
+    "max_width",
+    "max_batch",
+    "impl",
+    "against",
+)
+"""The options that decide which cases a run draws: shards must agree on all of them."""
+
+
+def run_options(args: argparse.Namespace) -> dict[str, object]:
+    return {name: getattr(args, name) for name in CASE_STREAM_OPTIONS if hasattr(args, name)}
+
+
 def replay_command(path: Path, args: argparse.Namespace) -> str:
     words = ["python", "-m", "conformance", "replay", str(path)]
     if args.impl != IMPL_SPEC:
@@ -204,8 +225,31 @@ def replay_command(path: Path, args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
-def finish(run: CheckRun, args: argparse.Namespace, *, save_dir: str | None) -> int:
-    """Print the failure (if any) and the summary, save the case, write the reports."""
+def check_output_paths(args: argparse.Namespace, *, save_dir: str | None = None) -> None:
+    """Fail before the run (exit 2), not after it, if a report or the failures folder
+    cannot be written where the user asked."""
+    for option, path in (("--report-json", args.report_json), ("--junit-xml", args.junit_xml)):
+        if path:
+            problem = path_problem(Path(path))
+            if problem:
+                raise OutputPathError(f"{option} {path!r}: {problem}")
+    if save_dir is not None:
+        folder = Path(save_dir)
+        if folder.exists() and not folder.is_dir():
+            raise OutputPathError(f"--save-failures {save_dir!r}: is a file, not a folder")
+
+
+def finish(
+    run: CheckRun,
+    args: argparse.Namespace,
+    *,
+    save_dir: str | None,
+    final_code: int | None = None,
+) -> int:
+    """Print the failure (if any) and the summary, save the case, write the reports.
+
+    ``final_code`` overrides the exit code worked out from the run (regress uses it for
+    golden-file errors), so that what is printed and recorded is what is returned."""
     failure_file = replay = None
     if run.failure is not None:
         print()
@@ -234,15 +278,16 @@ def finish(run: CheckRun, args: argparse.Namespace, *, save_dir: str | None) -> 
             print(f"  replay: {replay}")
     print()
     print(summary_table(run))
+    code = exit_code(run) if final_code is None else final_code
     if args.report_json:
-        write_report(
-            args.report_json, dump_json(report_json(run, failure_file=failure_file, replay=replay))
-        )
+        report = report_json(run, failure_file=failure_file, replay=replay)
+        report["exit_code"] = code
+        report["options"] = run_options(args)
+        write_report(args.report_json, dump_json(report))
         print(f"JSON report: {args.report_json}")
     if args.junit_xml:
         write_report(args.junit_xml, junit_xml(run))
         print(f"JUnit XML: {args.junit_xml}")
-    code = exit_code(run)
     if code == exit_codes.MISMATCH and run.failure is None:
         print("FAILED: no case could be compared (every case was unsupported or not comparable)")
     print(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
@@ -256,9 +301,12 @@ def run(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as error:
         print(f"error: {error}", file=sys.stderr)
         return exit_codes.BAD_INPUT
+    check_output_paths(args, save_dir=args.save_failures)
     tested = resolve_backend(args.impl)
     references, skipped = select_references(
-        args.against, [n for text in args.require for n in parse_names(text)]
+        args.against,
+        [n for text in args.require for n in parse_names(text)],
+        tested=tested.name,
     )
     dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
     print(
@@ -268,15 +316,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
-    check_run = run_check(
-        tested,
-        references,
-        cases=args.cases,
-        seed=seed,
-        strategy=strategy,
-        progress=progress_printer("cases"),
-        shrink=not args.no_shrink,
-        skipped_references=skipped,
-        shard=args.shard,
-    )
+    from hypothesis.errors import Unsatisfiable
+
+    try:
+        check_run = run_check(
+            tested,
+            references,
+            cases=args.cases,
+            seed=seed,
+            strategy=strategy,
+            progress=progress_printer("cases"),
+            shrink=not args.no_shrink,
+            skipped_references=skipped,
+            shard=args.shard,
+        )
+    except Unsatisfiable:
+        print(
+            "error: no valid case can be drawn with these options (for example --losses bce "
+            "needs --activations sigmoid or softmax with --max-width >= 2 for softmax); "
+            "widen --activations, --losses or --max-width",
+            file=sys.stderr,
+        )
+        return exit_codes.BAD_INPUT
     return finish(check_run, args, save_dir=args.save_failures)

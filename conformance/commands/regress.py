@@ -1,4 +1,4 @@
-"""``regress``: check every case of the regression suite against its golden result and the references."""
+"""``regress``: the regression suite against its golden results and the live references."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from conformance.backends import (
     select_references,
 )
 from conformance.case import Case, load_case
-from conformance.commands.check import add_backend_options, add_report_options, finish
+from conformance.commands.check import (
+    add_backend_options,
+    add_report_options,
+    check_output_paths,
+    finish,
+)
 from conformance.harness import AGREE, CheckRun, check_case
 from conformance.regression import (
     GOLDEN_DIR,
@@ -94,9 +99,12 @@ def _write_verified(case: Case, golden_path: Path, tested, references) -> tuple[
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_paths(args)
     tested = resolve_backend(args.impl)
     references, skipped = select_references(
-        args.against, [n for text in args.require for n in parse_names(text)]
+        args.against,
+        [n for text in args.require for n in parse_names(text)],
+        tested=tested.name,
     )
     suite = Path(args.suite)
     print(
@@ -148,9 +156,7 @@ def run(args: argparse.Namespace) -> int:
             print("  " + outcome.describe().replace("\n", "\n  "))
         if outcome.failed and run_record.failure is None:
             run_record.failure = run_record.first_failure = outcome
-    code = finish(run_record, args, save_dir=None)
-    if golden_errors:
-        for message in golden_errors:
-            print(f"error: {message}", file=sys.stderr)
-        return exit_codes.BAD_INPUT
-    return code
+    for message in golden_errors:
+        print(f"error: {message}", file=sys.stderr)
+    final = exit_codes.BAD_INPUT if golden_errors else None
+    return finish(run_record, args, save_dir=None, final_code=final)

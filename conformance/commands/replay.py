@@ -6,7 +6,12 @@ import argparse
 
 from conformance.backends import parse_names, resolve_backend, select_references
 from conformance.case import load_case
-from conformance.commands.check import add_backend_options, add_report_options, finish
+from conformance.commands.check import (
+    add_backend_options,
+    add_report_options,
+    check_output_paths,
+    finish,
+)
 from conformance.harness import CheckRun, check_case
 from conformance.report import describe_architecture
 
@@ -25,10 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_paths(args)
     case = load_case(args.case)
     tested = resolve_backend(args.impl)
     references, skipped = select_references(
-        args.against, [n for text in args.require for n in parse_names(text)]
+        args.against,
+        [n for text in args.require for n in parse_names(text)],
+        tested=tested.name,
     )
     print(f"backprop-conformance replay: {args.case}")
     print(f"{args.impl} against {', '.join(r.name for r in references)}")

@@ -62,6 +62,16 @@ BAD_CASES = {
     ),
     "missing key": (_edited(targets=_DELETE), ["missing required key 'targets'"]),
     "unknown dtype": (_edited(dtype="float16"), ["'dtype'", "float64, float32"]),
+    "activation that is not a string": (
+        _edited(layers__0__activation=["relu"]),
+        ["layers[0].activation", "expected a activation name (a string)"],
+    ),
+    "dtype that is not a string": (_edited(dtype=["float32"]), ["'dtype'", "a string"]),
+    "loss name that is not a string": (_edited(loss__name={"a": 1}), ["loss.name", "a string"]),
+    "strings as numbers": (_edited(inputs=[["0.1", "0.2"]]), ["inputs", "strings"]),
+    "booleans as numbers": (_edited(inputs=[[True, False]]), ["inputs", "true/false"]),
+    "huge integer": (_edited(l2=10**400), ["'l2'", "finite number"]),
+    "huge integer in an array": (_edited(inputs=[[10**400, 0.2]]), ["inputs", "finite"]),
 }
 
 
@@ -82,6 +92,14 @@ def test_malformed_json_names_line_and_column(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text('{\n  "format": "backprop-case/1",\n  "layers": [,]\n}')
     with pytest.raises(CaseError, match=r"malformed JSON at line 3, column 14"):
+        load_case(path)
+
+
+def test_duplicate_keys_are_rejected(tmp_path):
+    path = tmp_path / "twice.json"
+    text = json.dumps(GOOD)
+    path.write_text(text.replace('"l2": 0.0', '"l2": 0.5, "l2": 0.0'))
+    with pytest.raises(CaseError, match="key 'l2' appears twice"):
         load_case(path)
 
 
