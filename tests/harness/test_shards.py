@@ -89,3 +89,42 @@ def test_merge_reports_combines_shards_and_rejects_an_incomplete_set(tmp_path):
 def test_bad_shard_option_is_exit_2():
     completed = _cli("check", "--shard", "3/2")
     assert completed.returncode == 2 and "1 <= I <= N" in completed.stderr
+
+
+def test_merge_rejects_shards_of_different_splits_and_repeats(tmp_path):
+    def shard(i, n, name, *extra):
+        path = tmp_path / name
+        completed = _cli(
+            "check",
+            "--cases",
+            "4",
+            "--seed",
+            "3",
+            "--against",
+            "numeric",
+            "--shard",
+            f"{i}/{n}",
+            "--report-json",
+            str(path),
+            *extra,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        return str(path)
+
+    half = shard(1, 2, "a.json")
+    quarter = shard(2, 4, "b.json")
+    mixed = _cli("merge-reports", half, quarter)
+    assert mixed.returncode == 2 and "split the run the same way" in mixed.stderr
+    repeated = _cli("merge-reports", half, half)
+    assert repeated.returncode == 2 and "repeated: 1/2" in repeated.stderr
+    other_dtype = shard(2, 2, "c.json", "--dtype", "float32")
+    options = _cli("merge-reports", half, other_dtype)
+    assert options.returncode == 2 and "options" in options.stderr
+
+
+def test_merge_rejects_a_malformed_report(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "backprop-conformance-report/1", "shard": None}))
+    completed = _cli("merge-reports", str(bad))
+    assert completed.returncode == 2 and "malformed" in completed.stderr
+    assert "Traceback" not in completed.stderr

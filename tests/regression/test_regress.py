@@ -123,3 +123,38 @@ def test_add_promotes_a_case_and_never_overwrites(suite, tmp_path):
     names = sorted(p.name for p in (suite / "cases").glob("counterexample*.json"))
     assert names == ["counterexample-2.json", "counterexample.json"]
     assert (suite / "golden" / "counterexample-2.json").exists()
+
+
+def test_update_golden_rewrites_only_what_agrees(suite):
+    golden = suite / "golden" / f"{SMALL[0]}.json"
+    golden.write_text("{ not json")
+    completed = _regress("--suite", str(suite), "--against", "numeric", "--update-golden")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert json.loads(golden.read_text())["format"] == "backprop-golden/1"
+    assert _regress("--suite", str(suite), "--against", "numeric").returncode == 0
+
+    before = {p.name: p.read_bytes() for p in (suite / "golden").glob("*.json")}
+    wrong = _regress(
+        "--suite",
+        str(suite),
+        "--against",
+        "numeric",
+        "--update-golden",
+        "--impl",
+        "tests.harness.planted_bugs:bias_gradient_averaged",
+    )
+    assert wrong.returncode == 1
+    assert f"{SMALL[2]}: golden NOT written" in wrong.stdout
+    after = {p.name: p.read_bytes() for p in (suite / "golden").glob("*.json")}
+    assert after[f"{SMALL[2]}.json"] == before[f"{SMALL[2]}.json"]
+
+
+def test_a_golden_error_prints_and_records_exit_code_2(suite, tmp_path):
+    (suite / "golden" / f"{SMALL[0]}.json").write_text("[]")
+    report = tmp_path / "report.json"
+    completed = _regress(
+        "--suite", str(suite), "--against", "numeric", "--report-json", str(report)
+    )
+    assert completed.returncode == 2
+    assert "exit code 2" in completed.stdout
+    assert json.loads(report.read_text())["exit_code"] == 2
