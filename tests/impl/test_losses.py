@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from conformance.tolerances import TOLERANCES
+from conformance.tolerances import PRINTED_PRECISION, TOLERANCES
 from impl import LOSSES
+from tests.support import exact
 
 Y_PROB = np.array([[0.2, 0.7, 0.1], [0.5, 0.3, 0.2]])
 T_ONE_HOT = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
@@ -14,24 +15,22 @@ T_ONE_HOT = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 def test_half_sse_value():
     # 1/2 * ((0.2)^2 + (0.3)^2 + (0.1)^2) for row 0
-    assert LOSSES["half_sse"].value(Y_PROB, T_ONE_HOT)[0] == pytest.approx(
-        0.5 * (0.04 + 0.09 + 0.01)
-    )
+    assert LOSSES["half_sse"].value(Y_PROB, T_ONE_HOT)[0] == exact(0.5 * (0.04 + 0.09 + 0.01))
 
 
 def test_mse_value():
-    assert LOSSES["mse"].value(Y_PROB, T_ONE_HOT)[1] == pytest.approx((0.25 + 0.09 + 0.04) / 3)
+    assert LOSSES["mse"].value(Y_PROB, T_ONE_HOT)[1] == exact((0.25 + 0.09 + 0.04) / 3)
 
 
 def test_bce_value():
     expected = -(math.log(0.8) + math.log(0.7) + math.log(0.9))
-    assert LOSSES["bce"].value(Y_PROB, T_ONE_HOT)[0] == pytest.approx(expected)
+    assert LOSSES["bce"].value(Y_PROB, T_ONE_HOT)[0] == exact(expected)
 
 
 def test_cross_entropy_value_uses_natural_log():
     # document 001 prints -log 0.9 = 0.046 (base 10): the natural log is 0.1053605157.
     value = LOSSES["cross_entropy"].value(np.array([[0.9, 0.1]]), np.array([[1.0, 0.0]]))
-    assert value[0] == pytest.approx(0.1053605157, abs=1e-10)
+    assert value[0] == pytest.approx(0.1053605157, abs=PRINTED_PRECISION["ten_decimals"])
 
 
 def test_softmax_cross_entropy_value_and_stability():
@@ -39,7 +38,7 @@ def test_softmax_cross_entropy_value_and_stability():
     target = np.array([[0.0, 0.0, 1.0]])
     with np.errstate(over="raise"):
         value = LOSSES["softmax_cross_entropy"].value(logits, target)
-    assert value[0] == pytest.approx(math.log(1 + math.exp(-1) + math.exp(-2)))
+    assert value[0] == exact(math.log(1 + math.exp(-1) + math.exp(-2)))
 
 
 def test_softmax_cross_entropy_gradient_is_softmax_minus_target():
@@ -59,9 +58,9 @@ def test_hinge_value_is_the_documents_max_margin():
     scores = np.array([[3.0, 2.5, -1.0]])
     target = np.array([[1.0, 0.0, 0.0]])
     # class 1: max(0, 2.5 - 3 + 1) = 0.5; class 2: max(0, -1 - 3 + 1) = 0
-    assert LOSSES["hinge"].value(scores, target)[0] == pytest.approx(0.5)
+    assert LOSSES["hinge"].value(scores, target)[0] == exact(0.5)
     np.testing.assert_allclose(LOSSES["hinge"].gradient(scores, target), [[-1.0, 1.0, 0.0]])
-    assert LOSSES["hinge"].value(scores, target, margin=5.0)[0] == pytest.approx(4.5 + 1.0)
+    assert LOSSES["hinge"].value(scores, target, margin=5.0)[0] == exact(4.5 + 1.0)
 
 
 def _numeric_gradient(value, y, t, cotangent, h=1e-6, **options):
