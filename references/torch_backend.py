@@ -17,7 +17,9 @@ op it is used, except where its numerics depart from the contract (CASE_FORMAT.m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,13 @@ INSTALL_HINT = "pip install 'backprop-conformance[torch]' (torch==2.13.0)"
 SOFTPLUS_THRESHOLD = {"float32": 20.0, "float64": 40.0}
 """Above this, ``F.softplus(z)`` returns z. e^-20 = 2e-9 < float32 epsilon 1.2e-7 and
 e^-40 = 4e-18 < float64 epsilon 2.2e-16, so the linearisation is exact in each dtype."""
+
+
+SINGLE_THREAD_WORK = 1 << 16
+"""Below this many multiply-adds per forward pass, torch runs the case on one thread.
+A tiny case gains nothing from a second thread, and waking one costs: measured on a
+2-core machine under load, a harness case took 7 ms on torch's default 2 threads and
+0.3 ms on one. Larger cases keep torch's own thread setting."""
 
 
 def _import_torch() -> Any:
@@ -84,9 +93,52 @@ def _per_sample_loss(torch: Any, loss: LossSpec, y: Any, t: Any) -> Any:
     raise NotImplementedError(f"torch backend: no loss {loss.name!r} yet")
 
 
+SHARE_READ_ONLY = 1 << 12
+"""A read-only array of at least this many entries is shared with torch, not copied.
+
+``torch.from_numpy`` shares memory, and warns about a read-only array (the harness
+hands every backend read-only arrays) because torch has no read-only tensors. Autograd
+never writes into its inputs, so sharing is safe: a large array is shared with the
+warning silenced, which saves a copy of every parameter; a small one is copied,
+which costs less than silencing a warning."""
+
+
 def _tensor(torch: Any, array: np.ndarray) -> Any:
-    # from_numpy shares memory; a read-only array would make torch warn, so copy those.
-    return torch.from_numpy(array if array.flags.writeable else array.copy())
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    if array.size < SHARE_READ_ONLY:
+        return torch.from_numpy(array.copy())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(array)
+
+
+def _work(parsed: ParsedCase) -> int:
+    """Multiply-adds of one forward pass: samples times the sum of in x out over layers."""
+    return parsed.inputs.shape[0] * sum(W.size for W in parsed.weights)
+
+
+@contextmanager
+def _threads_for(torch: Any, parsed: ParsedCase) -> Iterator[None]:
+    """One thread for a case below SINGLE_THREAD_WORK, torch's own setting otherwise."""
+    previous = torch.get_num_threads()
+    if previous == 1 or _work(parsed) >= SINGLE_THREAD_WORK:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _loss(torch: Any, parsed: ParsedCase, y: Any, targets: Any, weights: list[Any]) -> Any:
+    """The reduced loss of outputs ``y``, plus the L2 term of ``weights`` if the case has one."""
+    per_sample = _per_sample_loss(torch, parsed.loss, y, targets)
+    loss = per_sample.sum() if parsed.loss.reduction == "sum" else per_sample.mean()
+    if parsed.l2:
+        loss = loss + sum((W * W).sum() for W in weights) * (parsed.l2 / 2)
+    return loss
 
 
 class TorchBackend:
@@ -128,12 +180,10 @@ class TorchBackend:
         weights = [_tensor(torch, w).requires_grad_() for w in parsed.weights]
         biases = [_tensor(torch, b).requires_grad_() for b in parsed.biases]
         x = _tensor(torch, parsed.inputs).requires_grad_()
-        y = self._forward(torch, parsed, weights, biases, x)
-        per_sample = _per_sample_loss(torch, parsed.loss, y, _tensor(torch, parsed.targets))
-        loss = per_sample.sum() if parsed.loss.reduction == "sum" else per_sample.mean()
-        if parsed.l2:
-            loss = loss + sum((W * W).sum() for W in weights) * (parsed.l2 / 2)
-        grads = torch.autograd.grad(loss, [*weights, *biases, x])
+        with _threads_for(torch, parsed):
+            y = self._forward(torch, parsed, weights, biases, x)
+            loss = _loss(torch, parsed, y, _tensor(torch, parsed.targets), weights)
+            grads = torch.autograd.grad(loss, [*weights, *biases, x])
         depth = len(weights)
         return make_result(
             loss.detach().numpy(),
@@ -143,3 +193,23 @@ class TorchBackend:
             grads[-1].numpy(),
             parsed.dtype,
         )
+
+    def loss_function(
+        self, case: Mapping[str, Any], *, dtype: Any = None
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The case's loss as a torch function of (W_0, ..., b_0, ..., inputs), and those
+        tensors (leaves that require grad), for ``torch.autograd.gradcheck`` and other
+        tools that take a function. ``dtype`` (a numpy dtype) overrides the case's."""
+        torch = _import_torch()
+        parsed = parse_case(case, dtype=dtype)
+        parsed.require_differentiable(self.name)
+        depth = len(parsed.layers)
+        targets = torch.from_numpy(parsed.targets.copy())
+
+        def loss(*tensors: Any) -> Any:
+            weights, biases, x = list(tensors[:depth]), list(tensors[depth:-1]), tensors[-1]
+            y = self._forward(torch, parsed, weights, biases, x)
+            return _loss(torch, parsed, y, targets, weights)
+
+        arrays = [*parsed.weights, *parsed.biases, parsed.inputs]
+        return loss, tuple(torch.from_numpy(a.copy()).requires_grad_() for a in arrays)
