@@ -135,6 +135,16 @@ def _quantities(
     yield "input_grad", None, np.asarray(result["input_grad"])
 
 
+Piece = tuple[str, int | None, np.ndarray, np.ndarray]
+"""(quantity, layer, tested values, reference values): one array pair to compare."""
+
+GROUP_ELEMENTS = 1 << 16
+"""Small arrays are compared together, concatenated up to this many entries: one set of
+numpy calls for a whole result instead of one per array (the per-call cost dominates
+for the harness's small cases). A larger array is compared on its own, so temporaries
+stay the size of the largest array."""
+
+
 def compare_arrays(
     quantity: str,
     layer: int | None,
@@ -148,43 +158,72 @@ def compare_arrays(
     NaN against NaN and an infinity against the same infinity agree; NaN against a
     number never does.
     """
-    tested = np.asarray(tested, dtype=np.float64)
-    reference = np.asarray(reference, dtype=np.float64)
-    if tested.size == 0:
+    return _compare_pieces([(quantity, layer, tested, reference)], tolerance)
+
+
+def _compare_pieces(
+    pieces: list[Piece], tolerance: Tolerance
+) -> tuple[int, list[Entry], Entry | None]:
+    """:func:`compare_arrays` over several array pairs at once, each judged against the
+    scale of its own reference array; ties go to the earlier piece and entry."""
+    pieces = [
+        (quantity, layer, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        for quantity, layer, a, b in pieces
+    ]
+    pieces = [piece for piece in pieces if piece[2].size]
+    if not pieces:
         return 0, [], None
+    sizes = [piece[2].size for piece in pieces]
+    starts = np.cumsum([0, *sizes[:-1]])
+    tested = np.concatenate([piece[2].reshape(-1) for piece in pieces])
+    reference = np.concatenate([piece[3].reshape(-1) for piece in pieces])
     with np.errstate(invalid="ignore", over="ignore"):
         abs_error = np.abs(tested - reference)
         agree_special = (np.isnan(tested) & np.isnan(reference)) | (
             np.isinf(tested) & (tested == reference)
         )
-        abs_error = np.where(agree_special, 0.0, abs_error)
+        abs_error[agree_special] = 0.0
         magnitude = np.where(np.isfinite(reference), np.abs(reference), 0.0)
-        allowed = (
-            tolerance.atol
-            + tolerance.rtol * magnitude
-            + tolerance.scale_rtol * magnitude.max(initial=0.0)
-        )
-        ratio = np.where(np.isnan(abs_error), np.inf, abs_error / allowed)
-    failing = int((ratio > 1).sum())
-    order = np.argsort(-ratio, axis=None, kind="stable")
+        scale = np.repeat(np.maximum.reduceat(magnitude, starts), sizes)
+        allowed = tolerance.atol + tolerance.rtol * magnitude + tolerance.scale_rtol * scale
+        ratio = abs_error / allowed
+        ratio[np.isnan(abs_error)] = np.inf
+    failing = np.flatnonzero(ratio > 1)
 
     def entry(flat: int) -> Entry:
-        index = tuple(int(i) for i in np.unravel_index(flat, tested.shape))
-        error = float(abs_error[index])
-        size = float(magnitude[index])
+        piece = int(np.searchsorted(starts, flat, side="right")) - 1
+        quantity, layer, shape = pieces[piece][0], pieces[piece][1], pieces[piece][2].shape
+        index = tuple(int(i) for i in np.unravel_index(flat - int(starts[piece]), shape))
+        error = float(abs_error[flat])
+        size = float(magnitude[flat])
         return Entry(
             quantity=quantity,
             layer=layer,
             index=index,
-            tested=float(tested[index]),
-            reference=float(reference[index]),
+            tested=float(tested[flat]),
+            reference=float(reference[flat]),
             abs_error=error,
             rel_error=error / size if size > 0 else (0.0 if error == 0 else float("inf")),
-            allowed=float(allowed[index]),
+            allowed=float(allowed[flat]),
         )
 
-    kept = [entry(int(flat)) for flat in order[: min(failing, MAX_MISMATCHES_KEPT)]]
-    return failing, kept, entry(int(order[0]))
+    worst_first = failing[np.argsort(-ratio[failing], kind="stable")]
+    kept = [entry(int(flat)) for flat in worst_first[:MAX_MISMATCHES_KEPT]]
+    return len(failing), kept, entry(int(np.argmax(ratio)))
+
+
+def _groups(pieces: list[Piece]) -> Iterator[list[Piece]]:
+    """Consecutive pieces in groups of at most GROUP_ELEMENTS entries (or one large piece)."""
+    group: list[Piece] = []
+    size = 0
+    for piece in pieces:
+        if group and size + piece[2].size > GROUP_ELEMENTS:
+            yield group
+            group, size = [], 0
+        group.append(piece)
+        size += piece[2].size
+    if group:
+        yield group
 
 
 def compare_results(
@@ -200,10 +239,14 @@ def compare_results(
     tolerance = tolerance_for(dtype, kind)
     comparison = Comparison(tested_name, reference_name, kind, dtype, tolerance)
     failing: list[Entry] = []
-    for (quantity, layer, a), (_, _, b) in zip(
-        _quantities(tested), _quantities(reference), strict=True
-    ):
-        count, kept, worst = compare_arrays(quantity, layer, a, b, tolerance)
+    pieces: list[Piece] = [
+        (quantity, layer, a, b)
+        for (quantity, layer, a), (_, _, b) in zip(
+            _quantities(tested), _quantities(reference), strict=True
+        )
+    ]
+    for group in _groups(pieces):
+        count, kept, worst = _compare_pieces(group, tolerance)
         comparison.mismatch_count += count
         failing += kept
         if worst is not None and (comparison.worst is None or worst.ratio > comparison.worst.ratio):
