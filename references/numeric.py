@@ -30,9 +30,12 @@ wrong number, and a point within rounding of a kink is one where backends in
 float32 may legitimately take different sides.
 
 Speed. Perturbed copies are stacked on a leading axis and run as one batched
-forward pass (chunked to bound memory). A copy that perturbs layer l starts from
-the unperturbed input of layer l; a copy that perturbs input row n runs that
-sample alone (the other samples' losses do not change).
+forward pass (chunked to bound memory). A small case (every copy of every variable
+fits in one chunk) runs all its copies, of every W, b and input entry, as a single
+pass: its cost is the few dozen numpy calls of one forward pass, not one pass per
+array. A larger case sweeps each array on its own: a copy that perturbs layer l
+starts from the unperturbed input of layer l, and a copy that perturbs input row n
+runs that sample alone (the other samples' losses do not change).
 """
 
 from __future__ import annotations
@@ -78,6 +81,10 @@ sampled points and the change of a downstream quantity through an upstream one."
 
 CHUNK_ELEMENTS = 2**20
 """Largest number of elements in one intermediate array of a batched pass (16 MB complex)."""
+
+JOINT_ELEMENTS = CHUNK_ELEMENTS
+"""A case whose copies of every variable fit in this many elements is differenced in one
+joint pass (:func:`joint_sweep`), a larger one array by array (:func:`sweep`)."""
 
 
 # steps and difference schemes -------------------------------------------------
@@ -305,6 +312,57 @@ def sweep(
     return differences
 
 
+def _joint_size(parsed: ParsedCase, scheme: Scheme) -> int:
+    """Elements of the largest array in a pass perturbing every variable at once."""
+    variables = sum(slot.value(parsed).size for slot in slots(parsed))
+    per_copy = max(variables, parsed.inputs.shape[0] * _widest(parsed, 0))
+    return scheme.signed_steps * variables * per_copy
+
+
+def joint_sweep(
+    parsed: ParsedCase, scheme: Scheme, tracker: KinkTracker
+) -> list[Callable[[], tuple[Array, Array]]]:
+    """:func:`sweep` for every slot at once: one batched pass in which each copy carries
+    every W, b and input, one entry of them perturbed. For small cases, where the cost
+    of a pass is its number of numpy calls rather than its arithmetic."""
+    values = [slot.value(parsed) for slot in slots(parsed)]
+    flat = np.concatenate([value.reshape(-1) for value in values])
+    steps = scheme.relative_step * np.maximum(1.0, np.abs(flat))
+    deltas = scheme.deltas(flat, steps)  # (signed steps, variables)
+    indices = np.tile(np.arange(flat.size), len(deltas))
+    copies = perturbed_copies(flat, indices, deltas.reshape(-1))
+    ends = np.cumsum([value.size for value in values]).tolist()
+    spans = list(zip([0, *ends[:-1]], ends, strict=True))
+    moved = [
+        copies[:, start:end].reshape((len(copies), *value.shape))
+        for (start, end), value in zip(spans, values, strict=True)
+    ]
+    weights, biases, inputs = moved[0:-1:2], moved[1:-1:2], moved[-1]
+    result = run(parsed, weights, biases, inputs, parsed.targets)
+    tracker.update(result.kinks)
+    losses = total_loss(parsed, result.per_sample, weights)
+    # A copy that moves input row n changes only sample n's loss: difference that share
+    # alone, as the per-sample sweep does, so the other samples add no rounding noise.
+    samples, features = parsed.inputs.shape
+    inputs_at = indices >= spans[-1][0]
+    rows = (indices[inputs_at] - spans[-1][0]) // features
+    share = 1.0 if parsed.loss.reduction == "sum" else 1.0 / samples
+    losses[inputs_at] = result.per_sample[inputs_at, rows] * share
+    losses = losses.reshape(deltas.shape)
+    combined: list[tuple[Array, Array]] = []  # every slot's differences, taken once
+
+    def differences(value: Array, start: int, end: int) -> Callable[[], tuple[Array, Array]]:
+        def finish() -> tuple[Array, Array]:
+            if not combined:
+                combined.append(scheme.combine(losses, deltas, np.abs(losses.real).max(axis=0)))
+            derived, error = combined[0]
+            return derived[start:end].reshape(value.shape), error[start:end].reshape(value.shape)
+
+        return finish
+
+    return [differences(value, *span) for value, span in zip(values, spans, strict=True)]
+
+
 # directions -------------------------------------------------------------------
 Direction = Mapping[str, Any]
 """A tangent with the shape of a result: ``{"grads": [{"W", "b"}, ...], "input_grad"}``."""
@@ -422,7 +480,10 @@ class NumericBackend:
         """The result together with an error estimate for every derivative."""
         parsed, scheme, base = self._prepare(case)
         tracker = KinkTracker(base)
-        pending = [sweep(parsed, base, slot, scheme, tracker) for slot in slots(parsed)]
+        if _joint_size(parsed, scheme) <= JOINT_ELEMENTS:
+            pending = joint_sweep(parsed, scheme, tracker)
+        else:
+            pending = [sweep(parsed, base, slot, scheme, tracker) for slot in slots(parsed)]
         tracker.check(rounding_zones(parsed, base))
         values, errors = zip(*(finish() for finish in pending), strict=True)
         loss = total_loss(parsed, base.per_sample, parsed.weights)

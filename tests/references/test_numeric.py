@@ -115,10 +115,28 @@ def test_error_estimate_covers_the_actual_error(method):
 
 def test_chunked_batches_give_the_same_result(monkeypatch):
     case = make_case(("relu", "tanh", "identity"), "mse", widths=(5, 7, 6, 3), seed=12, batch=4)
+    monkeypatch.setattr(numeric, "JOINT_ELEMENTS", 0)  # array by array
     whole = NumericBackend().gradients(case)
     monkeypatch.setattr(numeric, "CHUNK_ELEMENTS", 5)  # one or two copies per chunk
     chunked = NumericBackend().gradients(case)
     assert_results_close(chunked, whole, 1e-13, label="chunked")
+
+
+@pytest.mark.parametrize("method", ["complex", "richardson", "central"])
+def test_the_joint_pass_agrees_with_array_by_array_sweeps(monkeypatch, method):
+    case = make_case(("tanh", "softplus", "sigmoid"), "bce", widths=(4, 5, 6, 3), seed=8, batch=3)
+    with monkeypatch.context() as patch:
+        patch.setattr(numeric, "sweep", None)  # a small case never sweeps array by array
+        joint = NumericBackend(method).gradients_with_error(case)
+    monkeypatch.setattr(numeric, "JOINT_ELEMENTS", 0)
+    separate = NumericBackend(method).gradients_with_error(case)
+    pairs = [(joint.result["input_grad"], separate.result["input_grad"], joint.error["input_grad"])]
+    for got, want, error in zip(
+        joint.result["grads"], separate.result["grads"], joint.error["grads"], strict=True
+    ):
+        pairs += [(got[kind], want[kind], error[kind]) for kind in ("W", "b")]
+    for got, want, error in pairs:
+        assert (np.abs(got - want) <= error + 1e-15 * np.abs(want).max()).all()
 
 
 def test_a_float32_case_is_differenced_in_float64_and_cast_at_the_end():
