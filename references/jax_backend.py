@@ -1,13 +1,19 @@
 """The JAX reference: the case's network from ``jax.nn`` / ``jax.numpy``, differentiated by
-``jax.value_and_grad`` and compiled with ``jax.jit``.
+``jax.value_and_grad``, compiled with ``jax.jit`` once an architecture repeats.
 
 jax is imported on first use, so this module imports without it. On first use the
 backend turns on ``jax_enable_x64`` (a process-wide JAX setting): without it JAX
 silently computes float64 cases in float32. float32 cases stay float32.
 
-One compiled function is kept per architecture (dtype, activations and their
-options, loss, reduction, whether there is an L2 term, shapes), so a stream of cases
-sharing an architecture compiles once. The L2 strength is an argument, not baked in.
+Compiled functions are kept in a cache. A small case (every width and the batch at
+most ``jax_padded.LARGEST``) runs on the padded network of :mod:`references.jax_padded`,
+compiled once per (dtype, depth, padded width, padded batch), its activations and loss
+chosen at run time: a random stream of small cases, where nearly every case has a new
+architecture, compiles a handful of functions instead of one per case (150-300 ms
+each). A larger case gets a function compiled for its architecture (dtype,
+activations and their options, loss, reduction, whether there is an L2 term, shapes),
+so a stream of cases sharing it compiles once. The L2 strength is an argument, not
+baked in.
 
 Conventions matched to the contract (the same as impl and PyTorch):
 
@@ -26,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from references import jax_padded
 from references.base import BackendUnavailable
 from references.parsed_case import LayerSpec, LossSpec, ParsedCase, make_result, parse_case
 
 INSTALL_HINT = "pip install 'backprop-conformance[jax]'"
 
 COMPILE_CACHE_SIZE = 128
-"""Compiled architectures kept (least recently used dropped first)."""
+"""Architectures kept, compiled or not (least recently used dropped first)."""
 
 
 def _import_jax() -> Any:
@@ -98,11 +105,15 @@ def _network(jax: Any, layers: tuple[LayerSpec, ...]) -> Callable[..., Any]:
 
 
 class JaxBackend:
-    """``jax.value_and_grad`` under ``jax.jit``, one compilation per architecture."""
+    """``jax.value_and_grad`` under ``jax.jit``: padded for small cases, else per architecture.
+
+    ``pad_small_cases=False`` compiles every case for its own architecture (the
+    behaviour before padding, kept for comparison in benchmarks)."""
 
     name = "jax"
 
-    def __init__(self) -> None:
+    def __init__(self, *, pad_small_cases: bool = True) -> None:
+        self.pad_small_cases = pad_small_cases
         self._compiled: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
         self.traces = 0
         """How many times a function was traced (compiled): for tests and benchmarks."""
@@ -115,7 +126,7 @@ class JaxBackend:
             return False, str(error)
         return True, f"jax {jax.__version__}"
 
-    def _build(self, jax: Any, parsed: ParsedCase) -> Callable[..., Any]:
+    def _value_and_grad(self, jax: Any, parsed: ParsedCase) -> Callable[..., Any]:
         network = _network(jax, parsed.layers)
         per_sample = _per_sample_loss(jax, parsed.loss)
         reduce = jax.numpy.sum if parsed.loss.reduction == "sum" else jax.numpy.mean
@@ -128,23 +139,33 @@ class JaxBackend:
                 loss = loss + sum(jax.numpy.vdot(W, W) for W in weights) * (l2 / 2)
             return loss, y
 
-        value_and_grad = jax.value_and_grad(loss_and_outputs, argnums=(0, 1, 2), has_aux=True)
+        value_and_grad: Callable[..., Any] = jax.value_and_grad(
+            loss_and_outputs, argnums=(0, 1, 2), has_aux=True
+        )
+        return value_and_grad
 
-        def run(weights: Any, biases: Any, x: Any, t: Any, l2: Any) -> Any:
-            self.traces += 1  # runs only while tracing, i.e. once per compilation
-            return value_and_grad(weights, biases, x, t, l2)
-
-        return jax.jit(run)
-
-    def _compiled_for(self, jax: Any, parsed: ParsedCase) -> Callable[..., Any]:
-        key = parsed.architecture()
+    def _compiled_for(
+        self,
+        jax: Any,
+        key: tuple[Any, ...],
+        build: Callable[[], Callable[..., Any]],
+        compiler_options: dict[str, Any] | None = None,
+    ) -> Callable[..., Any]:
+        """The compiled function cached under ``key``, built (and jitted) on first use."""
         if key in self._compiled:
             self._compiled.move_to_end(key)
-        else:
-            self._compiled[key] = self._build(jax, parsed)
-            if len(self._compiled) > COMPILE_CACHE_SIZE:
-                self._compiled.popitem(last=False)
-        return self._compiled[key]
+            return self._compiled[key]
+        function = build()
+
+        def run(*arguments: Any) -> Any:
+            self.traces += 1  # runs only while tracing, i.e. once per compilation
+            return function(*arguments)
+
+        compiled: Callable[..., Any] = jax.jit(run, compiler_options=compiler_options)
+        self._compiled[key] = compiled
+        if len(self._compiled) > COMPILE_CACHE_SIZE:
+            self._compiled.popitem(last=False)
+        return compiled
 
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the network's outputs in the case's dtype (works with ``step``)."""
@@ -158,11 +179,24 @@ class JaxBackend:
         jax = _import_jax()
         parsed = parse_case(case)
         parsed.require_differentiable(self.name)
-        compiled = self._compiled_for(jax, parsed)
-        l2 = np.asarray(parsed.l2, dtype=parsed.dtype)
-        (loss, y), (weight_grads, bias_grads, input_grad) = compiled(
-            parsed.weights, parsed.biases, parsed.inputs, parsed.targets, l2
-        )
+        signature = jax_padded.signature(parsed) if self.pad_small_cases else None
+        if signature is not None:
+            padded = self._compiled_for(
+                jax,
+                ("padded", signature),
+                lambda: jax_padded.value_and_grad(jax, signature[1]),
+                jax_padded.COMPILER_OPTIONS,
+            )
+            outputs = padded(*jax_padded.arguments(parsed, signature))
+            loss, y, weight_grads, bias_grads, input_grad = jax_padded.unpad(parsed, outputs)
+        else:
+            exact = self._compiled_for(
+                jax, ("exact", parsed.architecture()), lambda: self._value_and_grad(jax, parsed)
+            )
+            l2 = np.asarray(parsed.l2, dtype=parsed.dtype)
+            (loss, y), (weight_grads, bias_grads, input_grad) = exact(
+                parsed.weights, parsed.biases, parsed.inputs, parsed.targets, l2
+            )
         return make_result(
             np.asarray(loss),
             np.asarray(y),

@@ -35,14 +35,70 @@ def test_a_stream_of_one_architecture_compiles_once():
 
 @pytest.mark.parametrize(
     "change",
-    [{"l2": 0.0}, {"batch": 5}, {"dtype": "float32"}, {"reduction": "mean"}],
-    ids=["l2-off", "batch", "dtype", "reduction"],
+    [
+        {"l2": 0.0},
+        {"reduction": "mean"},
+        {"widths": (6, 2, 7)},
+        {"batch": 1},
+        {"activations": ("softmax", "sigmoid"), "loss": "bce"},
+    ],
+    ids=["l2-off", "reduction", "widths", "batch", "activations-and-loss"],
 )
-def test_a_new_architecture_compiles_again(change):
+def test_a_small_case_of_another_architecture_reuses_the_padded_compilation(change):
+    backend = JaxBackend()
+    backend.gradients(stream_case(0))
+    options = {"widths": (3, 5, 2), "batch": 4, "l2": 0.1, "seed": 1, **change}
+    activations = options.pop("activations", ("tanh", "leaky_relu"))
+    case = make_case(activations, options.pop("loss", "hinge"), **options)
+    assert_results_close(
+        backend.gradients(case), impl.gradients(case), TOLERANCES["float64"], label="jax"
+    )
+    assert backend.traces == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"dtype": "float32"}, {"batch": 5}, {"widths": (3, 9, 2)}],
+    ids=["dtype", "batch-past-4", "width-past-8"],
+)
+def test_a_new_padded_shape_compiles_again(change):
     backend = JaxBackend()
     backend.gradients(stream_case(0))
     backend.gradients(stream_case(1, **change))
     backend.gradients(stream_case(2, **change))
+    assert backend.traces == 2
+
+
+def test_a_deeper_case_is_padded_with_identity_layers_that_change_nothing():
+    case = make_case(("tanh",) * 6, "mse", widths=(3, 4, 5, 4, 3, 2, 4), seed=5, l2=0.2)
+    backend = JaxBackend()
+    assert_results_close(
+        backend.gradients(case), impl.gradients(case), TOLERANCES["float64"], label="jax"
+    )
+    shallow = make_case(("tanh",), "mse", widths=(3, 4), seed=5, l2=0.2)
+    assert_results_close(
+        backend.gradients(shallow), impl.gradients(shallow), TOLERANCES["float64"], label="jax"
+    )
+    assert backend.traces == 2  # depth 6 pads to 8, depth 1 to 4
+
+
+def test_a_large_case_compiles_for_its_own_architecture():
+    backend = JaxBackend()
+    for seed in range(2):
+        case = make_case(("tanh", "identity"), "mse", widths=(70, 3, 2), seed=seed, batch=2)
+        assert_results_close(
+            backend.gradients(case), impl.gradients(case), TOLERANCES["float64"], label="jax"
+        )
+    other = make_case(("sigmoid", "identity"), "mse", widths=(70, 3, 2), seed=3, batch=2)
+    backend.gradients(other)
+    assert backend.traces == 2
+
+
+def test_without_padding_every_architecture_compiles():
+    backend = JaxBackend(pad_small_cases=False)
+    backend.gradients(stream_case(0))
+    backend.gradients(stream_case(1))
+    backend.gradients(stream_case(2, reduction="mean"))
     assert backend.traces == 2
 
 
