@@ -43,7 +43,7 @@ def half_sse_gradient(y: Array, t: Array) -> Array:
 # mse: mean_k (y_k - t_k)^2 -------------------------------------------------
 def mse(y: Array, t: Array) -> Array:
     diff = y - t
-    return (diff * diff).mean(axis=1)
+    return (diff * diff).sum(axis=1) / y.shape[1]  # the mean; ndarray.mean costs 3x the sum
 
 
 def mse_gradient(y: Array, t: Array) -> Array:
