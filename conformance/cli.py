@@ -30,6 +30,7 @@ COMMANDS = (
     "demo",
     "worked",
     "mutants",
+    "bench",
 )
 """Subcommand modules in conformance/commands/, in the order --help lists them."""
 

@@ -104,6 +104,23 @@ def _network(jax: Any, layers: tuple[LayerSpec, ...]) -> Callable[..., Any]:
     return network
 
 
+def _loss_and_outputs(jax: Any, parsed: ParsedCase) -> Callable[..., Any]:
+    """(weights, biases, x, t, l2) -> (loss, outputs) for the case's architecture."""
+    network = _network(jax, parsed.layers)
+    per_sample = _per_sample_loss(jax, parsed.loss)
+    reduce = jax.numpy.sum if parsed.loss.reduction == "sum" else jax.numpy.mean
+    with_l2 = parsed.l2 != 0
+
+    def loss_and_outputs(weights: Any, biases: Any, x: Any, t: Any, l2: Any) -> Any:
+        y = network(weights, biases, x)
+        loss = reduce(per_sample(y, t))
+        if with_l2:
+            loss = loss + sum(jax.numpy.vdot(W, W) for W in weights) * (l2 / 2)
+        return loss, y
+
+    return loss_and_outputs
+
+
 class JaxBackend:
     """``jax.value_and_grad`` under ``jax.jit``: padded for small cases, else per architecture.
 
@@ -127,20 +144,8 @@ class JaxBackend:
         return True, f"jax {jax.__version__}"
 
     def _value_and_grad(self, jax: Any, parsed: ParsedCase) -> Callable[..., Any]:
-        network = _network(jax, parsed.layers)
-        per_sample = _per_sample_loss(jax, parsed.loss)
-        reduce = jax.numpy.sum if parsed.loss.reduction == "sum" else jax.numpy.mean
-        with_l2 = parsed.l2 != 0
-
-        def loss_and_outputs(weights: Any, biases: Any, x: Any, t: Any, l2: Any) -> Any:
-            y = network(weights, biases, x)
-            loss = reduce(per_sample(y, t))
-            if with_l2:
-                loss = loss + sum(jax.numpy.vdot(W, W) for W in weights) * (l2 / 2)
-            return loss, y
-
         value_and_grad: Callable[..., Any] = jax.value_and_grad(
-            loss_and_outputs, argnums=(0, 1, 2), has_aux=True
+            _loss_and_outputs(jax, parsed), argnums=(0, 1, 2), has_aux=True
         )
         return value_and_grad
 
@@ -166,6 +171,20 @@ class JaxBackend:
         if len(self._compiled) > COMPILE_CACHE_SIZE:
             self._compiled.popitem(last=False)
         return compiled
+
+    def loss_function(self, case: Mapping[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The case's loss as a plain (un-jitted) JAX function of (weights, biases, inputs),
+        and those arguments, for ``jax.test_util.check_grads`` and other tools."""
+        jax = _import_jax()
+        parsed = parse_case(case)
+        parsed.require_differentiable(self.name)
+        loss_and_outputs = _loss_and_outputs(jax, parsed)
+        l2 = np.asarray(parsed.l2, dtype=parsed.dtype)
+
+        def loss(weights: Any, biases: Any, x: Any) -> Any:
+            return loss_and_outputs(weights, biases, x, parsed.targets, l2)[0]
+
+        return loss, (parsed.weights, parsed.biases, parsed.inputs)
 
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the network's outputs in the case's dtype (works with ``step``)."""

@@ -1,0 +1,134 @@
+"""``python -m conformance bench``: it runs (in --quick mode), pins its threads, and writes a
+well-formed table, JSON and chart. Timings are never asserted: they belong to the bench
+command's ratios, measured side by side in one run, not to a test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance import bench
+from conformance.bench_report import table
+from conformance.commands.bench import _pinned_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("torch", reason="torch is not installed: bench needs it")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    environment = {
+        key: value for key, value in os.environ.items() if key not in bench.PIN_VARIABLES
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "bench", "--quick", "--json", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,  # unpinned: the command must pin the threads itself
+        timeout=300,
+        check=False,
+    )
+    return completed, out
+
+
+def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
+    completed, out = quick_run
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(completed.stdout)
+    assert report == json.loads((out / "bench.json").read_text())
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and machine["numpy"]["version"] == np.__version__
+    assert machine["torch"]["version"] and machine["torch"]["threads"] == 1
+    assert machine["threads"] == {variable: "1" for variable in bench.PIN_VARIABLES}
+    names = [row["name"] for row in report["rows"]]
+    assert any("batch 4, width 8, depth 2, float64" in name for name in names)
+    assert any("batch 256, width 512, depth 4, float32" in name for name in names)
+    assert any("gradcheck fast_mode" in name for name in names)
+    assert any("gradcheck default" in name for name in names)
+    assert any(name.startswith("scale:") for name in names)
+    for row in report["rows"]:
+        assert row["ratio"] > 0 and np.isfinite(row["ratio"])
+        assert row["met"] == (None if row["goal"] is None else row["ratio"] >= row["goal"])
+    harness = report["details"]["harness"]
+    assert harness["cases"] == bench.QUICK.harness_cases
+    assert set(harness["median_wall_seconds"]) == {"check", "fast", "default"}
+    scale = report["details"]["scale"]
+    assert scale["harness_status"] == "agree" and scale["directional_agree"]
+    assert scale["parameters"] == pytest.approx(bench.QUICK.scale_parameters, rel=0.01)
+
+
+def test_quick_bench_writes_the_table_and_the_chart(quick_run):
+    completed, out = quick_run
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    text = (out / "bench.md").read_text()
+    assert text.startswith("machine: ") and "threads pinned: OMP_NUM_THREADS=1" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| measurement | ours | peer | ratio | goal | |"
+    assert len(rows) == 1 + len(json.loads((out / "bench.json").read_text())["rows"])
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in completed.stderr
+    else:
+        assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_gradcheck_peer_runs_on_the_cases_check_draws():
+    from conformance.backends import resolve_backend, select_references
+    from conformance.harness import run_check
+
+    references, _ = select_references("numeric", [])
+    run = run_check(resolve_backend("impl"), references, cases=12, seed=5, shrink=False)
+    recorded = bench.stream_cases(12, seed=5)
+    assert len(recorded) == 12
+    for outcome, case in zip(run.outcomes, recorded, strict=True):
+        assert outcome.case["layers"] == case["layers"] and outcome.case["loss"] == case["loss"]
+        np.testing.assert_array_equal(outcome.case["inputs"], case["inputs"])
+    assert bench.gradcheck_cases(recorded[:3], fast_mode=True) == 3
+
+
+def test_table_says_which_goals_are_met():
+    rows = [
+        bench.Row("fast enough", "a", "b", 6.0, 5.0, ">= 5x"),
+        bench.Row("too slow", "a", "b", 0.5, 1.0, ">= 1x"),
+        bench.Row("reported", "a", "b", 2.0, None, "about 4x", note="why"),
+    ]
+    text = table(bench.Bench(rows=rows))
+    assert "| fast enough | a | b | 6.00x | >= 5x | met |" in text
+    assert "| too slow | a | b | 0.50x | >= 1x | NOT MET |" in text
+    assert "| reported | a | b | 2.00x | about 4x | - |" in text
+    assert "- reported: why" in text
+
+
+def test_threads_are_pinned_by_environment_before_numpy_loads(monkeypatch):
+    for variable in bench.PIN_VARIABLES:
+        monkeypatch.setenv(variable, "1")
+    assert _pinned_environment(1) is None
+    changed = _pinned_environment(2)
+    assert changed is not None
+    assert {changed[variable] for variable in bench.PIN_VARIABLES} == {"2"}
+
+
+def test_scale_width_gives_about_the_asked_parameters():
+    width = bench.scale_widths(10_000_000)
+    assert 4 * (width * width + width) == pytest.approx(10_000_000, rel=1e-3)
+
+
+def test_bad_thread_count_is_exit_2():
+    completed = subprocess.run(
+        [sys.executable, "-m", "conformance", "bench", "--threads", "0"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert completed.returncode == 2 and "--threads" in completed.stderr
