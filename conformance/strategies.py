@@ -47,6 +47,15 @@ finite difference on one side of the kink."""
 LARGE_LOGIT = 1000.0
 """The documents' overflow example: e^1000 (document 001)."""
 
+NEGATIVE_SLOPES = (None, 0.1, 0.2, 0.3)
+"""leaky_relu slopes a layer is drawn with (None: the option left out, default 0.01).
+Mostly explicit ones: an implementation that drops the option is wrong only where one
+is given, and the mutation self-test (conformance.mutants) needs it given often."""
+
+MARGINS = (None, 0.5, 2.0)
+"""hinge margins a loss is drawn with (None: the option left out, default 1); mostly
+explicit ones, for the same reason as NEGATIVE_SLOPES."""
+
 
 def _check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
     from conformance.case import suggest
@@ -134,12 +143,16 @@ def _architectures(
         choices = last_choices if index == depth - 1 else list(activations)
         name = draw(st.sampled_from(choices))
         layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1], "activation": name}
-        if name == "leaky_relu" and draw(st.booleans()):
-            layer["negative_slope"] = draw(st.sampled_from([0.1, 0.2, 0.3]))
+        if name == "leaky_relu":
+            slope = draw(st.sampled_from(NEGATIVE_SLOPES))
+            if slope is not None:
+                layer["negative_slope"] = slope
         layers.append(layer)
     loss: dict[str, Any] = {"name": loss_name, "reduction": draw(st.sampled_from(reductions))}
-    if loss_name == "hinge" and draw(st.booleans()):
-        loss["margin"] = draw(st.sampled_from([0.5, 2.0]))
+    if loss_name == "hinge":
+        margin = draw(st.sampled_from(MARGINS))
+        if margin is not None:
+            loss["margin"] = margin
     return {"layers": layers, "loss": loss}
 
 
@@ -231,8 +244,7 @@ def fill_case(
     loss = architecture["loss"]
     for _ in range(attempts):
         params = _draw_params(rng, layers)
-        if large_logits:
-            params[-1]["b"] = params[-1]["b"] + LARGE_LOGIT
+        large_outputs = _add_large_logits(rng, architecture, params) if large_logits else []
         raw = {
             "format": "backprop-case/1",
             "name": f"random seed={seed}",
@@ -250,17 +262,82 @@ def fill_case(
                 one_hot,
             ),
         }
+        for unit in large_outputs:  # a regression target as large as its output
+            raw["targets"][:, unit] += LARGE_LOGIT
         case = validate_case(raw)
         if _well_conditioned(case):
             return case
     return None
 
 
-def _large_logits_fit(architecture: dict[str, Any]) -> bool:
-    """Large logits only where the loss or last activation is shift-invariant (softmax)."""
-    last = architecture["layers"][-1]["activation"]
+SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
+"""Activations that saturate at exactly 1 (in float64) for a pre-activation near 1000."""
+
+SATURATING_LOSSES = ("half_sse", "mse", "hinge", "softmax_cross_entropy")
+"""Losses that stay finite when an output saturates at exactly 1 (no log of 1 - y)."""
+
+SHIFTING_ACTIVATIONS = ("identity", "relu", "leaky_relu", "softplus")
+"""Output activations that pass a pre-activation near 1000 on as a number near 1000 (no
+saturation): softmax_cross_entropy of such logits is well conditioned, and only a
+log-sum-exp that subtracts the maximum computes it without overflow."""
+
+
+def _large_logit_sites(architecture: dict[str, Any]) -> list[tuple[int, str]]:
+    """Where a bias near ``LARGE_LOGIT`` makes a valid, well-conditioned case that only a
+    numerically stable implementation computes: (layer index, "all" or "one" unit).
+
+    - every softmax layer, all units: softmax is shift-invariant, nothing changes but
+      the size of the numbers (the documents' e^1000);
+    - the logits under softmax_cross_entropy, all units, when the last activation
+      passes them on unsaturated (the loss is shift-invariant);
+    - one unit of a sigmoid or tanh layer, hidden or last (unless the loss takes the log
+      of a saturated output): the unit saturates at exactly 1, as dead units do;
+    - one unit of a softplus output layer: it outputs z itself (log1p(e^-1000) is 0).
+      Under half_sse or mse its target is moved by the same amount (see
+      :func:`_add_large_logits`): a loss near 1000^2 would bury every other term in
+      rounding and leave numeric differences no digits to compare.
+    """
+    layers = architecture["layers"]
     loss = architecture["loss"]["name"]
-    return last == "softmax" or (loss == "softmax_cross_entropy" and last == "identity")
+    sites = []
+    for index, layer in enumerate(layers):
+        last = index == len(layers) - 1
+        activation = layer["activation"]
+        shifts = activation == "softmax" or (
+            last and loss == "softmax_cross_entropy" and activation in SHIFTING_ACTIVATIONS
+        )
+        saturates = activation in SATURATING_ACTIVATIONS and (not last or loss in SATURATING_LOSSES)
+        if shifts:
+            sites.append((index, "all"))
+        elif saturates or (last and activation == "softplus"):
+            sites.append((index, "one"))
+    return sites
+
+
+def _add_large_logits(
+    rng: np.random.Generator, architecture: dict[str, Any], params: list[dict[str, np.ndarray]]
+) -> list[int]:
+    """Move biases near ``LARGE_LOGIT`` at every site :func:`_large_logit_sites` names.
+
+    Returns the output units whose targets must move with them: a large softplus
+    output under half_sse or mse."""
+    layers = architecture["layers"]
+    large_outputs = []
+    for index, units in _large_logit_sites(architecture):
+        b = params[index]["b"].copy()
+        if units == "all":
+            b += LARGE_LOGIT
+        else:
+            unit = int(rng.integers(0, len(b)))
+            b[unit] += LARGE_LOGIT
+            if (
+                index == len(layers) - 1
+                and layers[index]["activation"] == "softplus"
+                and architecture["loss"]["name"] in ("half_sse", "mse")
+            ):
+                large_outputs.append(unit)
+        params[index]["b"] = b
+    return large_outputs
 
 
 def cases(
@@ -274,9 +351,11 @@ def cases(
 ) -> st.SearchStrategy[Case]:
     """A full, validated case (numpy arrays in its dtype).
 
-    ``large_logits`` lets a softmax output layer (or identity logits under
-    softmax_cross_entropy) get biases near 1000 in float64 cases, the documents'
-    e^1000 example: a stable softmax passes, an unstable one overflows.
+    ``large_logits`` gives about 3 in 5 float64 cases biases near 1000 where that keeps the
+    case valid (see ``_large_logit_sites``): softmax layers and the logits under
+    softmax_cross_entropy (the documents' e^1000 example: a stable softmax passes, an
+    unstable one overflows), one saturated unit of a sigmoid or tanh layer (e^z / (1 + e^z)
+    overflows to NaN there) and one large output of a softplus layer.
     """
     dtypes = _check_names("dtypes", dtypes, tuple(DTYPES))
     _check_range("batch", min_batch, max_batch, minimum=1)
@@ -309,8 +388,8 @@ def _cases(
     wants_large = (
         large_logits
         and dtype == "float64"
-        and _large_logits_fit(architecture)
-        and draw(st.integers(0, 4)) == 0
+        and bool(_large_logit_sites(architecture))
+        and draw(st.integers(0, 4)) < 3
     )
     seed = draw(st.integers(0, 2**32 - 1))
     case = fill_case(
@@ -421,8 +500,12 @@ def spread(seed: int = 0) -> list[Case]:
                 "loss": {"name": loss, "reduction": REDUCTIONS[index % 2]},
             }
             case = fill_case(
-                architecture, seed=int(rng.integers(2**32)), batch_size=int(rng.integers(1, 4)),
-                dtype=dtype, l2=0.1 if index % 3 == 0 else 0.0, one_hot=bool(index % 2),
+                architecture,
+                seed=int(rng.integers(2**32)),
+                batch_size=int(rng.integers(1, 4)),
+                dtype=dtype,
+                l2=0.1 if index % 3 == 0 else 0.0,
+                one_hot=bool(index % 2),
             )
             if case is not None:
                 chosen.append(dict(case, name=f"spread {index:02d} {activation} {loss} {dtype}"))
