@@ -1,0 +1,62 @@
+"""The harness kills every mutant of the catalogue, and impl passes the same cases.
+
+A reduced run of ``python -m conformance mutants`` (whose default is 400 cases against
+every reference): 200 cases against PyTorch alone. JAX would find the same failures
+but compiles every new architecture; the numeric reference alone cannot see a float64
+case computed in float32 (its float64 tolerance is 1e-6; torch's is 1e-9).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformance.backends import CallableBackend, resolve_backend, select_references
+from conformance.commands.mutants import KILLED, hunt
+from conformance.harness import run_check
+from conformance.mutants import CATALOGUE, MUTANTS
+from conformance.report import exit_code
+
+BUDGET = 200
+SEED = 0
+
+
+@pytest.fixture(scope="module")
+def torch_reference():
+    pytest.importorskip("torch", reason="torch is not installed (numpy-only install)")
+    references, _ = select_references("torch", [])
+    return references
+
+
+def test_impl_passes_the_same_cases_with_no_false_alarm(torch_reference):
+    control = run_check(resolve_backend("impl"), torch_reference, cases=BUDGET, seed=SEED)
+    assert exit_code(control) == 0, control.failure and control.failure.describe()
+    assert control.count("agree") == BUDGET
+
+
+@pytest.mark.parametrize("name", [mutant.name for mutant in CATALOGUE])
+def test_mutant_is_killed(name, torch_reference):
+    mutant = MUTANTS[name]
+    # Not shrunk here (the command and test_cli_mutants shrink): a kill is what counts.
+    row = hunt(mutant, torch_reference, cases=BUDGET, seed=SEED, shrink=False)
+    assert row.status == KILLED, (
+        f"{name} ({mutant.description}) {row.status} in {BUDGET} cases: {row.notes}"
+    )
+    assert row.cases_to_failure is not None and 1 <= row.cases_to_failure <= BUDGET
+    # the counterexample tells the mutant from impl: impl agrees on it, the mutant does not
+    assert row.counterexample is not None and row.counterexample.failed
+
+
+def test_a_mutant_sees_the_first_cases_of_impls_run():
+    # "The same runs": until its first failure a mutant is checked on exactly the cases
+    # impl is checked on (same seed, same stream).
+    references, _ = select_references("numeric", [])
+    control = run_check(resolve_backend("impl"), references, cases=60, seed=3, shrink=False)
+    mutant = MUTANTS["tanh_derivative_not_squared"]
+    run = run_check(
+        CallableBackend(mutant.spec, mutant), references, cases=60, seed=3, shrink=False
+    )
+    assert run.first_failure is not None and len(run.outcomes) > 1
+    for seen, reference in zip(run.outcomes, control.outcomes, strict=False):
+        assert seen.case["layers"] == reference.case["layers"]
+        assert np.array_equal(seen.case["inputs"], reference.case["inputs"])
