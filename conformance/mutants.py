@@ -226,7 +226,7 @@ def _mutant(name: str, description: str, **replaced: Any) -> Mutant:
     return mutant
 
 
-def _activation(name: str, **replaced: Callable[..., Array]) -> dict[str, Any]:
+def _activation(name: str, **replaced: Any) -> dict[str, Any]:
     """impl's activation table with one rule of activation ``name`` replaced."""
     table = dict(ACTIVATIONS)
     table[name] = dataclasses.replace(ACTIVATIONS[name], **replaced)
