@@ -83,9 +83,10 @@ def test_the_table_lists_each_mutant_with_cases_and_counterexample_size(tmp_path
 
 
 def test_a_surviving_mutant_fails_the_run():
-    # Five cases are too few to meet a softplus output with a logit near 1000.
+    # One case is too few to meet a softplus output with a logit near 1000: Hypothesis's
+    # first case is its simplest (one identity layer under half_sse).
     completed = _cli(
-        "mutants", "--only", "unstable_softplus", "--against", "numeric", "--cases", "5", "--json"
+        "mutants", "--only", "unstable_softplus", "--against", "numeric", "--cases", "1", "--json"
     )
     assert completed.returncode == 1, completed.stdout + completed.stderr
     report = json.loads(completed.stdout)
