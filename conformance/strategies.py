@@ -5,7 +5,10 @@ layer; ``cases()`` fills one with parameters, inputs and targets. Hypothesis dra
 the structure (depth, widths, names, batch size, dtype, flags) and a seed; the
 numbers come from ``numpy.random.default_rng(seed)``, which keeps generation fast
 and every case reproducible, while shrinking still reduces the structure to a
-small network with one sample.
+small network with one sample. The structure comes in one short byte string per
+architecture and one per case (:class:`Choices`), not one Hypothesis draw per choice:
+a draw costs Hypothesis ~30 microseconds of bookkeeping, and a case has about fifteen
+choices, together as long as checking the case.
 
 Values are drawn so that comparisons mean something: weights scaled by
 1/sqrt(fan_in) keep pre-activations of order 1 (no saturated sigmoid that zeroes
@@ -17,7 +20,7 @@ would straddle it (the numeric backend would refuse, correctly, to give a value)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from hypothesis import assume
@@ -55,6 +58,48 @@ is given, and the mutation self-test (conformance.mutants) needs it given often.
 MARGINS = (None, 0.5, 2.0)
 """hinge margins a loss is drawn with (None: the option left out, default 1); mostly
 explicit ones, for the same reason as NEGATIVE_SLOPES."""
+
+
+T = TypeVar("T")
+
+
+class Choices:
+    """Choices read in order from a byte string that Hypothesis draws in one go.
+
+    Byte ``b`` picks option ``b * n // 256`` of ``n``: byte 0 picks the first (the
+    simplest) option, and the pick never goes down as the byte goes up. Hypothesis
+    shrinks a byte string towards zero bytes, so it shrinks every choice towards its
+    simplest option, as it would shrink separate draws. Reading past the end is a bug
+    in the caller's byte count (IndexError).
+    """
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self._next = 0
+
+    def _byte(self) -> int:
+        byte = self._data[self._next]
+        self._next += 1
+        return byte
+
+    def integer(self, low: int, high: int) -> int:
+        """An integer in [low, high]."""
+        return low + self._byte() * (high - low + 1) // 256
+
+    def pick(self, options: Sequence[T]) -> T:
+        """One of ``options``, the first for byte 0."""
+        return options[self.integer(0, len(options) - 1)]
+
+    def flag(self) -> bool:
+        return bool(self.integer(0, 1))
+
+    def seed(self) -> int:
+        """A 32-bit seed (4 bytes)."""
+        return int.from_bytes(bytes(self._byte() for _ in range(4)), "big")
+
+
+def _choices(count: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=count, max_size=count)
 
 
 def _check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
@@ -132,27 +177,27 @@ def _architectures(
     losses: tuple[str, ...],
     reductions: tuple[str, ...],
 ) -> dict[str, Any]:
-    loss_name = draw(st.sampled_from(losses))
-    last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
-    depth = draw(st.integers(min_depth, max_depth))
-    widths = [draw(st.integers(min_width, max_width)) for _ in range(depth + 1)]
+    # Fixed places (loss, depth, reduction, margin, every width, then an activation and
+    # a slope per layer), so that a shallower network reads the same bytes as before.
+    choices = Choices(draw(_choices(4 + (max_depth + 1) + 2 * max_depth)))
+    loss_name = choices.pick(losses)
+    depth = choices.integer(min_depth, max_depth)
+    loss: dict[str, Any] = {"name": loss_name, "reduction": choices.pick(reductions)}
+    margin = choices.pick(MARGINS)
+    if loss_name == "hinge" and margin is not None:
+        loss["margin"] = margin
+    widths = [choices.integer(min_width, max_width) for _ in range(max_depth + 1)][: depth + 1]
     if loss_name in ("hinge", "softmax_cross_entropy", "cross_entropy"):
         widths[-1] = max(widths[-1], 2, min_width)
+    last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
     layers = []
     for index in range(depth):
-        choices = last_choices if index == depth - 1 else list(activations)
-        name = draw(st.sampled_from(choices))
+        name = choices.pick(last_choices if index == depth - 1 else activations)
         layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1], "activation": name}
-        if name == "leaky_relu":
-            slope = draw(st.sampled_from(NEGATIVE_SLOPES))
-            if slope is not None:
-                layer["negative_slope"] = slope
+        slope = choices.pick(NEGATIVE_SLOPES)
+        if name == "leaky_relu" and slope is not None:
+            layer["negative_slope"] = slope
         layers.append(layer)
-    loss: dict[str, Any] = {"name": loss_name, "reduction": draw(st.sampled_from(reductions))}
-    if loss_name == "hinge":
-        margin = draw(st.sampled_from(MARGINS))
-        if margin is not None:
-            loss["margin"] = margin
     return {"layers": layers, "loss": loss}
 
 
@@ -381,17 +426,18 @@ def _cases(
     large_logits: bool,
 ) -> Case:
     architecture = draw(architectures)
-    dtype = draw(st.sampled_from(dtypes))
-    batch_size = draw(st.integers(min_batch, max_batch))
     l2_value = draw(l2)
-    one_hot = draw(st.booleans())
+    choices = Choices(draw(st.integers(0, 2**64 - 1)).to_bytes(8, "big"))
+    dtype = choices.pick(dtypes)
+    batch_size = choices.integer(min_batch, max_batch)
+    one_hot = choices.flag()
     wants_large = (
         large_logits
         and dtype == "float64"
         and bool(_large_logit_sites(architecture))
-        and draw(st.integers(0, 4)) < 3
+        and choices.integer(0, 4) < 3
     )
-    seed = draw(st.integers(0, 2**32 - 1))
+    seed = choices.seed()
     case = fill_case(
         architecture,
         seed=seed,
