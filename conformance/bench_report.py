@@ -173,6 +173,8 @@ def draw_chart(bench: Bench, info: Mapping[str, Any], path: Path) -> str | None:
         axes.annotate(f" {_ratio(row)}", (row.ratio, position), va="center", fontsize=8)
     axes.set_yticks(positions, [_wrap(row.name) for row in rows], fontsize=8)
     axes.set_xscale("log")
+    ratios = [row.ratio for row in rows] + [row.goal for row in rows if row.goal is not None]
+    axes.set_xlim(min(ratios) / 1.5, max(ratios) * 2)  # room for the labels
     axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
     axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.axvline(1.0, color="gray", linewidth=0.5)
