@@ -38,7 +38,7 @@ def _load(path: str) -> dict[str, Any]:
         raise ReportError(f"report {path!r} cannot be read as JSON: {error}") from None
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         raise ReportError(f"report {path!r} is not a {REPORT_FORMAT} report from 'check'")
-    expected = {
+    expected: dict[str, type | tuple[type, ...]] = {
         "seed": int,
         "budget": int,
         "tested": str,
