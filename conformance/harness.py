@@ -59,10 +59,26 @@ class CaseOutcome:
         return self.status in (MISMATCH, ERROR)
 
     def describe(self) -> str:
-        """The verdict, then each comparison that did not agree, by place and size."""
+        """The verdict, then each comparison that did not agree, by place and size.
+
+        When several references disagree with the tested implementation at the same
+        places (the usual case: the implementation is wrong), the entries are listed
+        once, under the first reference, and the others get one line each."""
         lines = [self.verdict] if self.verdict else []
+        listed: set[tuple[str, ...]] = set()
         for comparison in self.comparisons + self.cross_checks:
-            if not comparison.agrees:
+            if comparison.agrees:
+                continue
+            places = tuple(entry.place for entry in comparison.mismatches)
+            if places in listed:
+                worst = comparison.mismatches[0]
+                lines.append(
+                    f"{comparison.tested_name} vs {comparison.reference_name}: the same "
+                    f"{comparison.mismatch_count} entries disagree ({comparison.reference_name} "
+                    f"{worst.reference:.10g} at {worst.place})"
+                )
+            else:
+                listed.add(places)
                 lines.append(comparison.summary())
         for backend, reason in self.not_comparable.items():
             lines.append(f"{backend}: not comparable here ({reason})")

@@ -1,0 +1,1 @@
+"""Example user implementations of the contract in CASE_FORMAT.md (see README.md)."""
