@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 from conformance import exit_codes
 from conformance.backends import IMPL_SPEC, parse_names, resolve_backend, select_references
 from conformance.case import save_case_unique
+from conformance.commands.options import add_reference_options, positive_int, shard
+from conformance.commands.options import seed as seed_option
 from conformance.harness import CheckRun, run_check
 from conformance.report import (
     OutputPathError,
@@ -40,18 +41,7 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE:CALLABLE",
         help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC})",
     )
-    parser.add_argument(
-        "--against",
-        metavar="NAMES",
-        help="comma-separated references: torch, jax, numeric (default: every available one)",
-    )
-    parser.add_argument(
-        "--require",
-        action="append",
-        default=[],
-        metavar="BACKEND",
-        help="fail with exit code 3 if BACKEND is not installed (repeatable or comma-separated)",
-    )
+    add_reference_options(parser)
 
 
 def add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -72,14 +62,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_backend_options(parser)
     parser.add_argument(
         "--cases",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_CASES,
         metavar="N",
         help=f"how many random cases (default {DEFAULT_CASES})",
     )
     parser.add_argument(
         "--seed",
-        default=str(DEFAULT_SEED),
+        type=seed_option,
+        default=DEFAULT_SEED,
         metavar="S",
         help=f"seed of the case stream (default {DEFAULT_SEED}; 'random' for a fresh one, "
         "printed in the header so the run can be repeated)",
@@ -94,9 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "supports a subset",
     )
     parser.add_argument("--losses", metavar="NAMES", help="only these losses (comma-separated)")
-    parser.add_argument("--max-depth", type=_positive, default=3, metavar="D")
-    parser.add_argument("--max-width", type=_positive, default=6, metavar="W")
-    parser.add_argument("--max-batch", type=_positive, default=4, metavar="N")
+    parser.add_argument("--max-depth", type=positive_int, default=3, metavar="D")
+    parser.add_argument("--max-width", type=positive_int, default=6, metavar="W")
+    parser.add_argument("--max-batch", type=positive_int, default=4, metavar="N")
     add_report_options(parser)
     parser.add_argument(
         "--save-failures",
@@ -110,47 +101,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--shard",
-        type=_shard,
+        type=shard,
         default=(1, 1),
         metavar="I/N",
         help="check only shard I of N of the case stream (same --seed and --cases on every "
         "shard); combine the shards' --report-json files with merge-reports",
     )
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, found {value}")
-    return value
-
-
-def _shard(text: str) -> tuple[int, int]:
-    index, sep, count = text.partition("/")
-    try:
-        shard = (int(index), int(count))
-    except ValueError:
-        shard = (0, 0)
-    if not sep or not 1 <= shard[0] <= shard[1]:
-        raise argparse.ArgumentTypeError(
-            f"expected I/N with 1 <= I <= N, for example 2/4; found {text!r}"
-        )
-    return shard
-
-
-def _seed(text: str) -> int:
-    if text == "random":
-        return random.SystemRandom().randrange(2**32)
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--seed: expected a whole number or 'random', found {text!r}"
-        ) from None
 
 
 def _strategy(args: argparse.Namespace):  # noqa: ANN202 - a Hypothesis strategy
@@ -296,7 +253,7 @@ def finish(
 
 def run(args: argparse.Namespace) -> int:
     try:
-        seed = _seed(args.seed)
+        seed = args.seed
         strategy = _strategy(args)
     except argparse.ArgumentTypeError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -30,6 +30,8 @@ import numpy as np
 
 from conformance import exit_codes
 from conformance.case import Case, validate_case
+from conformance.commands.options import positive_float, positive_int
+from conformance.commands.options import seed as seed_option
 from conformance.datasets import BLUE, DATASET_NAMES, RED, Points, Split, make_points, split
 from conformance.strategies import SMOOTH_ACTIVATIONS, initial_params
 from conformance.training import ImplStepper, case_params, with_params
@@ -348,31 +350,6 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
-def _positive(kind: type) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive number, found {text!r}"
-            ) from None
-        if not value > 0 or not np.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
-        return value
-
-    return parse
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), found {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -384,7 +361,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the three files")
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=seed_option,
         default=0,
         metavar="S",
         help="seed of the points and the starting weights (default 0)",
@@ -404,7 +381,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--dataset", choices=DATASET_NAMES, default="moons", help="default moons")
     parser.add_argument(
-        "--points", type=_positive(int), default=400, help="how many points (default 400)"
+        "--points", type=positive_int, default=400, help="how many points (default 400)"
     )
     parser.add_argument(
         "--output",
@@ -417,13 +394,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--lr",
-        type=_positive(float),
+        type=positive_float,
         default=None,
         help="learning rate (default adam 0.03, sgd 0.5 as in document 002)",
     )
     parser.add_argument(
         "--steps",
-        type=_positive(int),
+        type=positive_int,
         default=2000,
         help="full-batch steps per width (default 2000)",
     )

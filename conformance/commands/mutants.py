@@ -32,7 +32,9 @@ from conformance.backends import (
     select_references,
 )
 from conformance.case import Case, save_case_unique, suggest
-from conformance.commands.check import DEFAULT_SEED, _positive, _seed
+from conformance.commands.check import DEFAULT_SEED
+from conformance.commands.options import add_reference_options, positive_int
+from conformance.commands.options import seed as seed_option
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case, run_check
 from conformance.mutants import CATALOGUE, MUTANTS, Mutant
 from conformance.report import describe_architecture, exit_code
@@ -204,29 +206,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--cases",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_CASES,
         metavar="N",
         help=f"random cases per mutant and for impl (default {DEFAULT_CASES})",
     )
     parser.add_argument(
         "--seed",
-        default=str(DEFAULT_SEED),
+        type=seed_option,
+        default=DEFAULT_SEED,
         metavar="S",
         help=f"seed of the case stream (default {DEFAULT_SEED}; 'random' for a fresh one)",
     )
-    parser.add_argument(
-        "--against",
-        metavar="NAMES",
-        help="comma-separated references: torch, jax, numeric (default: every available one)",
-    )
-    parser.add_argument(
-        "--require",
-        action="append",
-        default=[],
-        metavar="BACKEND",
-        help="fail with exit code 3 if BACKEND is not installed (repeatable or comma-separated)",
-    )
+    add_reference_options(parser)
     parser.add_argument(
         "--only", metavar="NAMES", help="check only these mutants (comma-separated names)"
     )
@@ -315,7 +307,7 @@ def _control_text(control: CheckRun) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        seed = _seed(args.seed)
+        seed = args.seed
         mutants = select_mutants(args.only)
     except argparse.ArgumentTypeError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, load_case, save_case_unique, validate_case
+from conformance.commands.options import finite_float, positive_int
+from conformance.commands.options import seed as seed_option
 from conformance.tolerances import tolerance_for
 from conformance.training import (
     DEFAULT_LEARNING_RATES,
@@ -51,43 +52,13 @@ SIDECAR_KEYS = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), found {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, found {text!r}")
-    return value
-
-
 def _betas(text: str) -> tuple[float, float]:
     parts = text.split(",")
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(
             f"expected two numbers B1,B2 such as 0.9,0.999, found {text!r}"
         )
-    first, second = (_float(part.strip()) for part in parts)
+    first, second = (finite_float(part.strip()) for part in parts)
     return first, second
 
 
@@ -110,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--steps",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="K",
         help="optimizer steps (default 20, or the --settings file's)",
@@ -123,14 +94,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=seed_option,
         default=0,
         metavar="S",
         help="seed of the random case (default 0); printed in the header",
     )
     parser.add_argument(
         "--lr",
-        type=_float,
+        type=finite_float,
         default=None,
         help="learning rate (default: "
         + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items())
@@ -138,7 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--momentum",
-        type=_float,
+        type=finite_float,
         default=0.9,
         help="momentum of --optimizer momentum (default 0.9)",
     )
@@ -149,10 +120,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="B1,B2",
         help="Adam's betas (default 0.9,0.999)",
     )
-    parser.add_argument("--eps", type=_float, default=1e-8, help="Adam's eps (default 1e-8)")
+    parser.add_argument("--eps", type=finite_float, default=1e-8, help="Adam's eps (default 1e-8)")
     parser.add_argument(
         "--weight-decay",
-        type=_float,
+        type=finite_float,
         default=0.0,
         metavar="WD",
         help="coupled L2 on the weights W (not the biases), default 0",
@@ -165,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=positive_int,
         default=8,
         metavar="N",
         help="samples in the random case (default 8)",
