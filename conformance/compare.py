@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.tolerances import Tolerance, tolerance_for
+from conformance.tolerances import ERROR_ESTIMATE_FACTOR, Tolerance, tolerance_for
 
 MAX_MISMATCHES_KEPT = 20
 """Per comparison, the worst entries kept for the report (all are counted)."""
@@ -135,8 +135,9 @@ def _quantities(
     yield "input_grad", None, np.asarray(result["input_grad"])
 
 
-Piece = tuple[str, int | None, np.ndarray, np.ndarray]
-"""(quantity, layer, tested values, reference values): one array pair to compare."""
+Piece = tuple[str, int | None, np.ndarray, np.ndarray, np.ndarray | None]
+"""(quantity, layer, tested values, reference values, the reference's own error
+estimate or None): one array pair to compare."""
 
 GROUP_ELEMENTS = 1 << 16
 """Small arrays are compared together, concatenated up to this many entries: one set of
@@ -158,7 +159,7 @@ def compare_arrays(
     NaN against NaN and an infinity against the same infinity agree; NaN against a
     number never does.
     """
-    return _compare_pieces([(quantity, layer, tested, reference)], tolerance)
+    return _compare_pieces([(quantity, layer, tested, reference, None)], tolerance)
 
 
 def _compare_pieces(
@@ -167,8 +168,14 @@ def _compare_pieces(
     """:func:`compare_arrays` over several array pairs at once, each judged against the
     scale of its own reference array; ties go to the earlier piece and entry."""
     pieces = [
-        (quantity, layer, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-        for quantity, layer, a, b in pieces
+        (
+            quantity,
+            layer,
+            np.asarray(a, dtype=np.float64),
+            np.asarray(b, dtype=np.float64),
+            None if e is None else np.asarray(e, dtype=np.float64),
+        )
+        for quantity, layer, a, b, e in pieces
     ]
     pieces = [piece for piece in pieces if piece[2].size]
     if not pieces:
@@ -186,6 +193,14 @@ def _compare_pieces(
         magnitude = np.where(np.isfinite(reference), np.abs(reference), 0.0)
         scale = np.repeat(np.maximum.reduceat(magnitude, starts), sizes)
         allowed = tolerance.atol + tolerance.rtol * magnitude + tolerance.scale_rtol * scale
+        if any(piece[4] is not None for piece in pieces):
+            estimate = np.concatenate(
+                [
+                    np.zeros(piece[2].size) if piece[4] is None else piece[4].reshape(-1)
+                    for piece in pieces
+                ]
+            )
+            allowed = allowed + ERROR_ESTIMATE_FACTOR * np.nan_to_num(estimate, nan=0.0)
         ratio = abs_error / allowed
         ratio[np.isnan(abs_error)] = np.inf
     failing = np.flatnonzero(ratio > 1)
@@ -226,6 +241,19 @@ def _groups(pieces: list[Piece]) -> Iterator[list[Piece]]:
         yield group
 
 
+def _estimates(error: Mapping[str, Any] | None) -> dict[tuple[str, int | None], np.ndarray]:
+    if not error:
+        return {}
+    found: dict[tuple[str, int | None], np.ndarray] = {}
+    for layer, grad in enumerate(error.get("grads", [])):
+        for key in ("W", "b"):
+            if key in grad:
+                found[(key, layer)] = np.asarray(grad[key], dtype=np.float64)
+    if "input_grad" in error:
+        found[("input_grad", None)] = np.asarray(error["input_grad"], dtype=np.float64)
+    return found
+
+
 def compare_results(
     tested: Mapping[str, Any],
     reference: Mapping[str, Any],
@@ -234,13 +262,19 @@ def compare_results(
     kind: str,
     tested_name: str,
     reference_name: str,
+    reference_error: Mapping[str, Any] | None = None,
 ) -> Comparison:
-    """Compare loss, outputs, every W and b and the input gradient of two normalised results."""
+    """Compare loss, outputs, every W and b and the input gradient of two normalised results.
+
+    ``reference_error`` is a numeric reference's own error estimate per gradient entry
+    (``{"grads": [{"W", "b"}, ...], "input_grad"}``); where given, an entry may also
+    differ by ERROR_ESTIMATE_FACTOR times it (see conformance/tolerances.py)."""
     tolerance = tolerance_for(dtype, kind)
     comparison = Comparison(tested_name, reference_name, kind, dtype, tolerance)
     failing: list[Entry] = []
+    estimates = _estimates(reference_error)
     pieces: list[Piece] = [
-        (quantity, layer, a, b)
+        (quantity, layer, a, b, estimates.get((quantity, layer)))
         for (quantity, layer, a), (_, _, b) in zip(
             _quantities(tested), _quantities(reference), strict=True
         )

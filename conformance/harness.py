@@ -133,10 +133,20 @@ def _non_finite(result: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
-    """('ok', normalised result) or (status, reason) for a backend on a case."""
+def _run_backend(
+    backend: Backend, case: Case, estimates: dict[str, Any] | None = None
+) -> tuple[str, Any]:
+    """('ok', normalised result) or (status, reason) for a backend on a case.
+
+    A backend with ``gradients_with_error`` (the numeric one) is asked for its error
+    estimate too, stored in ``estimates[backend.name]`` when ``estimates`` is given."""
     try:
-        raw = backend.gradients(_private_copy(case))
+        with_error = getattr(backend, "gradients_with_error", None)
+        if estimates is not None and with_error is not None:
+            numeric = with_error(_private_copy(case))
+            raw, estimates[backend.name] = numeric.result, numeric.error
+        else:
+            raw = backend.gradients(_private_copy(case))
     except NotImplementedError as error:
         return UNSUPPORTED, str(error) or "raised NotImplementedError"
     except NonDifferentiableHere as error:
@@ -174,8 +184,9 @@ def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> C
     outcome = CaseOutcome(case, AGREE)
     reference_results: dict[str, dict[str, Any]] = {}
     crashed: dict[str, str] = {}
+    estimates: dict[str, Any] = {}
     for reference in references:
-        ref_status, result = _run_backend(reference, case)
+        ref_status, result = _run_backend(reference, case, estimates)
         if ref_status == "ok" and _non_finite(result):
             outcome.not_comparable[reference.name] = (
                 f"its result holds NaN or inf in {', '.join(_non_finite(result))}: the case is "
@@ -196,6 +207,7 @@ def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> C
                 kind=check_kind(tested.name, name),
                 tested_name=tested.name,
                 reference_name=name,
+                reference_error=estimates.get(name),
             )
         )
     names = list(reference_results)
@@ -209,6 +221,7 @@ def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> C
                     kind=check_kind(first, second),
                     tested_name=first,
                     reference_name=second,
+                    reference_error=estimates.get(second),
                 )
             )
     outcome.status, outcome.verdict = _verdict(tested.name, outcome, crashed)

@@ -73,6 +73,16 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float32", "training"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
 }
 
+ERROR_ESTIMATE_FACTOR = 3.0
+"""A numeric reference that gives an error estimate per entry (Richardson: the gap
+between successive extrapolations plus a rounding term) may also be off by this many
+times its estimate. The table's numeric rows assume order-1 losses; with a loss near
+1000 (a logit of 1000 under hinge) rounding in the differenced losses grows with it,
+and a correct gradient was found 1.9e-8 off where the row allowed 1.8e-8 while the
+estimate said 7e-7. Three times the estimate is the usual margin for an estimate from
+the gap between two extrapolations; a bug (an O(1) relative error) stays far outside
+it, since the estimate is a small fraction of the entry on the harness's cases."""
+
 CHECK_KINDS: tuple[str, ...] = ("analytic", "numeric", "complex_step", "training")
 
 PRINTED_PRECISION: dict[str, float] = {
