@@ -19,7 +19,7 @@ would straddle it (the numeric backend would refuse, correctly, to give a value)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -659,3 +659,65 @@ def spread(seed: int = 0) -> list[Case]:
             if case is not None:
                 chosen.append(dict(case, name=f"spread {index:02d} {activation} {loss} {dtype}"))
     return chosen
+
+
+def fixed_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Random, non-symmetric targets that suit ``loss``.
+
+    softmax_cross_entropy and cross_entropy get unnormalised positive targets, so
+    that the sum(t) factor of the gradient softmax(y) sum(t) - t is exercised.
+    """
+    if loss == "bce":
+        return rng.uniform(0.05, 0.95, shape)
+    if loss in ("cross_entropy", "softmax_cross_entropy"):
+        return rng.uniform(0.1, 1.0, shape)
+    return rng.normal(0, 1, shape)
+
+
+def fixed_case(
+    activations: Sequence[str],
+    loss: str,
+    *,
+    widths: Sequence[int],
+    seed: int,
+    dtype: str = "float64",
+    batch: int = 3,
+    reduction: str = "sum",
+    l2: float = 0.0,
+    layer_options: Mapping[str, float] | None = None,
+    loss_options: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """A case of a given architecture, not drawn by Hypothesis: for tests that pin an
+    architecture (each activation and loss in turn). W ~ N(0, 1/fan_in), b ~ N(0, 0.25),
+    inputs ~ N(0, 1), arrays in ``dtype``, values from ``default_rng(seed)``; not
+    validated (a test may want a case at a kink).
+
+    ``layer_options`` (e.g. negative_slope) is given to every layer whose activation
+    takes it.
+    """
+    rng = np.random.default_rng(seed)
+    cast = np.dtype(dtype)
+    layers, params = [], []
+    for index, activation in enumerate(activations):
+        layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1]}
+        layer["activation"] = activation
+        if activation == "leaky_relu" and layer_options:
+            layer.update(layer_options)
+        layers.append(layer)
+        scale = 1 / np.sqrt(widths[index])
+        params.append(
+            {
+                "W": rng.normal(0, scale, (widths[index + 1], widths[index])).astype(cast),
+                "b": rng.normal(0, 0.5, widths[index + 1]).astype(cast),
+            }
+        )
+    return {
+        "format": "backprop-case/1",
+        "dtype": dtype,
+        "layers": layers,
+        "params": params,
+        "loss": {"name": loss, "reduction": reduction, **(loss_options or {})},
+        "l2": l2,
+        "inputs": rng.normal(0, 1, (batch, widths[0])).astype(cast),
+        "targets": fixed_targets(loss, rng, (batch, widths[-1])).astype(cast),
+    }
