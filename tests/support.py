@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,3 +16,20 @@ def exact(expected: Any) -> Any:
     """Equal up to float64 rounding: two float64 evaluations of one formula."""
     tolerance = TOLERANCES[("float64", "analytic")]
     return pytest.approx(expected, rel=tolerance.rtol, abs=tolerance.atol)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``python -m conformance ARGS`` from the repository root, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )

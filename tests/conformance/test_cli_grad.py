@@ -1,22 +1,18 @@
 """The grad command: tables for people, JSON for programs, clear errors for bad names."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conformance.tolerances import PRINTED_PRECISION
+from tests.support import run_cli
 
 WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
 CASE_2_2_2 = str(WORKED / "doc002_2-2-2_sigmoid.json")
 
 
-def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=300
-    )
+_run = run_cli
 
 
 def test_grad_prints_readable_tables_with_the_documents_numbers():

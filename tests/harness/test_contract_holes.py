@@ -16,20 +16,14 @@ from conformance.harness import AGREE, ERROR, NOT_COMPARABLE, check_case
 from conformance.report import exit_code
 from references.registry import REFERENCE_BACKENDS
 from tests.harness import user_impls
+from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKED = ROOT / "conformance" / "worked"
 NUMERIC = REFERENCE_BACKENDS["numeric"]
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
+_cli = run_cli
 
 
 def _worked(name):

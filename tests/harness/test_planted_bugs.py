@@ -12,6 +12,7 @@ import pytest
 from conformance.api import assert_conforms, check
 from conformance.report import exit_code
 from tests.harness import planted_bugs
+from tests.support import run_cli
 
 BUDGET = 150
 
@@ -91,14 +92,7 @@ def test_the_same_seed_gives_the_same_cases():
     )
 
 
-def _cli(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+_cli = run_cli
 
 
 def test_cli_catches_a_users_buggy_implementation_saves_and_replays_it(tmp_path):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from conformance.backends import resolve_backend
 from conformance.harness import run_check
 from conformance.report import describe_architecture
 from references.registry import REFERENCE_BACKENDS
+from tests.support import run_cli
 
 CASES = 24
 
@@ -34,10 +33,7 @@ def test_shards_together_equal_the_unsharded_run():
     assert len({o.index for p in parts for o in p.outcomes}) == CASES
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=600
-    )
+_cli = run_cli
 
 
 def test_merge_reports_combines_shards_and_rejects_an_incomplete_set(tmp_path):

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from conformance.mutants import CATALOGUE
+from tests.support import run_cli
 
-
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+_cli = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "regression"
@@ -16,13 +16,7 @@ SMALL = ["doc002_2-2-2_sigmoid", "doc003_relu_two_layer", "spread_03_relu_half_s
 
 
 def _regress(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", "regress", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
+    return run_cli("regress", *args)
 
 
 @pytest.fixture

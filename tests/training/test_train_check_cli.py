@@ -2,13 +2,13 @@
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from conformance.cli import main
+from tests.support import run_cli
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -20,14 +20,7 @@ def _run(*args, pythonpath=(), timeout=300):
     env["PYTHONPATH"] = os.pathsep.join(
         [*map(str, pythonpath), str(ROOT), env.get("PYTHONPATH", "")]
     )
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", "train-check", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env=env,
-    )
+    return run_cli("train-check", *args, env=env, timeout=timeout)
 
 
 def test_agreeing_run_exits_0_and_prints_the_seed_first():

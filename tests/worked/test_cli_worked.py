@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from conformance import exit_codes
 from conformance.ledger import LEDGER, STATUSES
+from tests.support import run_cli
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", "worked", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli("worked", *args, timeout=300)
 
 
 def test_worked_prints_the_table_and_exits_0():
