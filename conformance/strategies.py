@@ -165,14 +165,10 @@ def architectures(
         reductions=reductions,
     )
     strategy = _choices(space.byte_count).map(lambda data: space.build(Choices(data)))
-    _SPACES[id(strategy)] = (strategy, space)
+    # cases() reads the space from the strategy, to draw an architecture and its case
+    # in one go (see cases()).
+    strategy.architecture_space = space  # type: ignore[attr-defined]
     return strategy
-
-
-_SPACES: dict[int, tuple[st.SearchStrategy[Any], ArchitectureSpace]] = {}
-"""The space behind each strategy ``architectures()`` returned, so that ``cases()`` can
-draw an architecture and its case in one go (see ``cases``). The strategy is kept with
-its space, so its id is never reused for another object."""
 
 
 @dataclass(frozen=True)
@@ -438,7 +434,7 @@ def cases(
     dtypes = _check_names("dtypes", dtypes, tuple(DTYPES))
     _check_range("batch", min_batch, max_batch, minimum=1)
     strategy = architectures if architectures is not None else _default_architectures()
-    space = _SPACES.get(id(strategy), (None, None))[1]
+    space = getattr(strategy, "architecture_space", None)
     if space is not None and l2 is None:
         # One Hypothesis draw for the architecture and the case: each draw costs
         # Hypothesis ~0.25 ms of bookkeeping, a fifth of checking a case.
