@@ -1,3 +1,3 @@
-from conformance.cli import run
+from conformance.cli.main import run
 
 run()

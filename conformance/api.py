@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from conformance.backends import CallableBackend, resolve_backend, select_references
+from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED, IMPL_SPEC
 from conformance.harness import CheckRun, run_check
 from conformance.report import describe_architecture, exit_code, summary_table
-from impl import DTYPES
+from contract import DTYPES
 
 Implementation = str | Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
@@ -26,12 +27,12 @@ def _backend(implementation: Implementation) -> Any:
 
 
 def check(
-    implementation: Implementation = "impl:gradients",
+    implementation: Implementation = IMPL_SPEC,
     *,
     against: str | Sequence[str] | None = None,
     require: Sequence[str] = (),
-    cases: int = 100,
-    seed: int = 0,
+    cases: int = DEFAULT_CASES,
+    seed: int = DEFAULT_SEED,
     dtypes: Sequence[str] = tuple(DTYPES),
     strategy: Any = None,
     shrink: bool = True,

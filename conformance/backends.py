@@ -12,12 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.defaults import IMPL_SPEC
+from conformance.errors import BadInput, MissingBackend
 from references.base import Backend
 
-IMPL_SPEC = "impl:gradients"
+__all__ = ["IMPL_SPEC"]
 
 
-class BackendError(ValueError):
+class BackendError(BadInput):
     """A backend name or ``module:callable`` spec that cannot be resolved (exit code 2)."""
 
 
@@ -138,5 +140,5 @@ def select_references(
     return chosen, skipped
 
 
-class MissingBackendError(RuntimeError):
-    """A backend the user required is not installed (exit code 3)."""
+MissingBackendError = MissingBackend
+"""A backend the user required is not installed (exit code 3)."""

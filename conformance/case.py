@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from impl import ACTIVATIONS, DTYPES, LOSSES, REDUCTIONS
+from conformance.errors import BadInput
+from contract import ACTIVATIONS, DTYPES, FORMAT_V1, LOSSES, NO_DERIVATIVE, REDUCTIONS, V1_LOSSES
 
-FORMAT = "backprop-case/1"
+FORMAT = FORMAT_V1
 CASE_KEYS = ("format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets")
 REQUIRED_KEYS = ("format", "layers", "params", "loss", "inputs", "targets")
 LAYER_KEYS = ("in", "out", "activation")
@@ -31,7 +32,7 @@ LOSS_KEYS = ("name", "reduction")
 Case = dict[str, Any]
 
 
-class CaseError(ValueError):
+class CaseError(BadInput):
     """A case (or case file) is malformed. ``field`` is a path like ``layers[1].activation``."""
 
     def __init__(self, problem: str, *, field: str | None = None, source: str | None = None):
@@ -181,7 +182,9 @@ def _validate_layer(spec: Any, index: int, previous_out: int | None) -> dict[str
     name = spec.get("activation")
     if "activation" in spec and (not isinstance(name, str) or name not in ACTIVATIONS):
         raise _unknown_name("activation", name, ACTIVATIONS, f"{field}.activation")
-    options = ACTIVATIONS[name].options if name in ACTIVATIONS else ()
+    options = (
+        tuple(ACTIVATIONS[name].options) if isinstance(name, str) and name in ACTIVATIONS else ()
+    )
     _check_keys(spec, LAYER_KEYS + options, LAYER_KEYS, field)
     layer: dict[str, Any] = {
         "in": _size(spec["in"], f"{field}.in"),
@@ -205,10 +208,12 @@ def _validate_loss(spec: Any) -> dict[str, Any]:
     if (
         isinstance(spec, Mapping)
         and "name" in spec
-        and (not isinstance(spec["name"], str) or spec["name"] not in LOSSES)
+        and (not isinstance(spec["name"], str) or spec["name"] not in V1_LOSSES)
     ):
-        raise _unknown_name("loss", spec["name"], LOSSES, "loss.name")
-    options = LOSSES[spec["name"]].options if isinstance(spec, Mapping) and "name" in spec else ()
+        raise _unknown_name("loss", spec["name"], V1_LOSSES, "loss.name")
+    options = (
+        tuple(LOSSES[spec["name"]].options) if isinstance(spec, Mapping) and "name" in spec else ()
+    )
     _check_keys(spec, LOSS_KEYS + options, ("name",), "loss")
     reduction = spec.get("reduction", "sum")
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
@@ -242,7 +247,7 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
     dtype_name = raw.get("dtype", "float64")
     if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
         raise _unknown_name("dtype", dtype_name, DTYPES, "dtype")
-    dtype = DTYPES[dtype_name]
+    dtype = np.dtype(dtype_name).type
     if "name" in raw and not isinstance(raw["name"], str):
         raise CaseError(f"expected a string, found {raw['name']!r}", field="name")
 
@@ -253,9 +258,8 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
         layers.append(_validate_layer(spec, index, layers[-1]["out"] if layers else None))
         if need_gradient and not ACTIVATIONS[layers[-1]["activation"]].differentiable:
             raise CaseError(
-                f"layer {index} uses the 'step' activation, which has no useful derivative "
-                "(0 everywhere but z = 0, where it does not exist: document 002), so no "
-                "gradient can be computed; use 'sigmoid' (its smooth counterpart) to train",
+                f"layer {index} uses the {layers[-1]['activation']!r} activation, which "
+                f"{NO_DERIVATIVE}",
                 field=f"layers[{index}].activation",
             )
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
+from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
 from conformance.result import ResultError, normalise_result
 from references.base import Backend, NonDifferentiableHere
 
@@ -30,9 +31,6 @@ MISMATCH = "mismatch"
 UNSUPPORTED = "unsupported"
 ERROR = "error"
 NOT_COMPARABLE = "not comparable"
-
-ANALYTIC_BACKENDS = frozenset({"torch", "jax"})
-"""Reference backends that differentiate exactly (the others are numeric)."""
 
 
 def check_kind(first: str, second: str) -> str:
@@ -298,8 +296,8 @@ def run_check(
     tested: Backend,
     references: Sequence[Backend],
     *,
-    cases: int = 100,
-    seed: int = 0,
+    cases: int = DEFAULT_CASES,
+    seed: int = DEFAULT_SEED,
     strategy: Any = None,
     progress: ProgressCallback | None = None,
     shrink: bool = True,

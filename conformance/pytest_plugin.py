@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-DEFAULT_SEED = 0
-DEFAULT_CASES = 100
+from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED, IMPL_SPEC, SEED_LIMIT
 
 
 def _register_profiles() -> None:
@@ -38,9 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "gradient conformance (backprop-conformance)")
     group.addoption(
         "--conformance-impl",
-        default="impl:gradients",
+        default=IMPL_SPEC,
         metavar="MODULE:CALLABLE",
-        help="implementation the conformance fixture checks (default impl:gradients)",
+        help=f"implementation the conformance fixture checks (default {IMPL_SPEC})",
     )
     group.addoption(
         "--conformance-seed",
@@ -68,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_profiles()
     text = config.getoption("--conformance-seed")
     if text == "random":
-        seed = random.SystemRandom().randrange(2**32)
+        seed = random.SystemRandom().randrange(SEED_LIMIT)
     else:
         try:
             seed = int(text)

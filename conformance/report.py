@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from importlib import metadata
@@ -14,6 +13,7 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, case_to_json
+from conformance.errors import BadInput
 from conformance.harness import (
     AGREE,
     ERROR,
@@ -214,7 +214,7 @@ def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-class OutputPathError(ValueError):
+class OutputPathError(BadInput):
     """A report or failures path that cannot be written (exit code 2)."""
 
 
@@ -246,6 +246,3 @@ def write_report(path: str | Path, text: str) -> Path:
 def dump_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
 
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from conformance.case import Case, numeric_array
+from conformance.case import Case, case_to_json, numeric_array
+from conformance.errors import BadInput
 
 RESULT_KEYS = ("loss", "outputs", "grads", "input_grad")
 
 
-class ResultError(ValueError):
+class ResultError(BadInput):
     """A backend returned something that does not follow the result contract."""
 
 
@@ -77,6 +78,4 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
 
 def result_to_json(result: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-ready copy of a result."""
-    from conformance.case import case_to_json
-
     return case_to_json(result)

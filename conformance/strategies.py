@@ -29,17 +29,19 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from conformance.case import Case, validate_case
-from impl import ACTIVATIONS, DTYPES, LOSSES, REDUCTIONS, build_layers, forward
+from contract import ACTIVATIONS, DTYPES, REDUCTIONS, TRAINABLE_ACTIVATIONS
+from contract import LOSSES as LOSS_FACTS
+from contract import V1_LOSSES as LOSSES
+from references.numeric_network import run as reference_forward
+from references.parsed_case import parse_case
 
-TRAINABLE_ACTIVATIONS = tuple(name for name, a in ACTIVATIONS.items() if a.differentiable)
-KINKED_ACTIVATIONS = ("relu", "leaky_relu")
+KINKED_ACTIVATIONS = tuple(name for name, facts in ACTIVATIONS.items() if facts.kink)
 
-PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+PROBABILITY_OUTPUTS = tuple(name for name, facts in ACTIVATIONS.items() if facts.probabilities)
 """Last-layer activations whose outputs lie in (0, 1), as bce and cross_entropy need."""
 
 LOSS_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "bce": PROBABILITY_OUTPUTS,
-    "cross_entropy": PROBABILITY_OUTPUTS,
+    name: PROBABILITY_OUTPUTS for name in LOSSES if LOSS_FACTS[name].needs_probabilities
 }
 """Losses that constrain the last layer's activation; the others take any output."""
 
@@ -54,7 +56,7 @@ LARGE_LOGIT = 1000.0
 NEGATIVE_SLOPES = (None, 0.1, 0.2, 0.3)
 """leaky_relu slopes a layer is drawn with (None: the option left out, default 0.01).
 Mostly explicit ones: an implementation that drops the option is wrong only where one
-is given, and the mutation self-test (conformance.mutants) needs it given often."""
+is given, and the mutation self-test (conformance.mutation.catalogue) needs it given often."""
 
 MARGINS = (None, 0.5, 2.0)
 """hinge margins a loss is drawn with (None: the option left out, default 1); mostly
@@ -212,7 +214,7 @@ def _build_architecture(
     if loss_name == "hinge" and margin is not None:
         loss["margin"] = margin
     widths = [choices.integer(min_width, max_width) for _ in range(max_depth + 1)][: depth + 1]
-    if loss_name in ("hinge", "softmax_cross_entropy", "cross_entropy"):
+    if LOSS_FACTS[loss_name].compares_classes:
         widths[-1] = max(widths[-1], 2, min_width)
     last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
     layers = []
@@ -252,24 +254,26 @@ be honest there), while at 0.05 the amplification stays below 20."""
 
 def _well_conditioned(case: Case) -> bool:
     """True when no relu/leaky_relu pre-activation or hinge margin is near its kink
-    and no probability given to a log-loss is saturated."""
-    cache = forward(build_layers(case), case["inputs"].astype(np.float64))
+    and no probability given to a log-loss is saturated.
+
+    The forward pass is the numeric reference's own (plain numpy, in float64), not
+    impl's: the code under test must not shape its own test data."""
+    parsed = parse_case(case, dtype=np.float64)
+    with np.errstate(all="ignore"):  # a saturated log-loss is rejected below, not warned of
+        computed = reference_forward(
+            parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets
+        )
+    y = computed.outputs
     if case["loss"]["name"] in LOSS_OUTPUTS:
-        y = cache.activations[-1]
         if min(y.min(), (1 - y).min()) < SATURATION_MARGIN[case["dtype"]]:
             return False
-    for spec, z in zip(case["layers"], cache.pre_activations, strict=True):
-        if spec["activation"] in KINKED_ACTIVATIONS and np.abs(z).min() < KINK_CLEARANCE:
+    for distance in computed.kinks.values():
+        # relu/leaky_relu pre-activations (index >= 0) and hinge margins (index -1; NaN
+        # for the correct class, which has no kink)
+        if np.nanmin(np.abs(distance), initial=np.inf) < KINK_CLEARANCE:
             return False
     if case["loss"]["name"] == "hinge":
-        y = cache.activations[-1]
         t = case["targets"]
-        rows = np.arange(len(y))
-        correct = t.argmax(axis=1)
-        margins = y - y[rows, correct][:, None] + case["loss"].get("margin", 1.0)
-        margins[rows, correct] = np.inf
-        if np.abs(margins).min() < KINK_CLEARANCE:
-            return False
         top = np.sort(t, axis=1)  # a tie for argmax t would make the class ambiguous
         if t.shape[1] > 1 and (top[:, -1] - top[:, -2]).min() < KINK_CLEARANCE:
             return False
@@ -455,6 +459,34 @@ def cases(
     )
 
 
+def case_stream(
+    *,
+    activations: Sequence[str] | None = None,
+    losses: Sequence[str] | None = None,
+    dtypes: Sequence[str] | None = None,
+    max_depth: int = 3,
+    max_width: int = 6,
+    max_batch: int = 4,
+) -> st.SearchStrategy[Case]:
+    """The stream ``check`` draws from, narrowed by the same filters as its options
+    (None: every name). A name with no derivative (``step``) is refused by name."""
+    for name in activations or ():
+        if name in ACTIVATIONS and not ACTIVATIONS[name].differentiable:
+            raise InvalidArgument(
+                f"activations: {name!r} has no useful derivative and cannot be checked"
+            )
+    return cases(
+        architectures=architectures(
+            max_depth=max_depth,
+            max_width=max_width,
+            activations=activations or TRAINABLE_ACTIVATIONS,
+            losses=losses or tuple(LOSSES),
+        ),
+        dtypes=dtypes or tuple(DTYPES),
+        max_batch=max_batch,
+    )
+
+
 L2_VALUES = (0.0, 0.0, 0.1, 0.5)
 """The default l2 values: half the cases without the L2 term, half with."""
 
@@ -562,7 +594,7 @@ SMOOTH_ACTIVATIONS: tuple[str, ...] = tuple(
 relu unit whose input crosses 0 between two nearly equal trajectories would make
 their gradients jump apart, a difference that is no bug of either optimizer."""
 
-SMOOTH_LOSSES: tuple[str, ...] = tuple(name for name in LOSSES if name != "hinge")
+SMOOTH_LOSSES: tuple[str, ...] = tuple(name for name in LOSSES if not LOSS_FACTS[name].kink)
 """Losses with a derivative everywhere (hinge has a kink at its margin)."""
 
 
@@ -600,7 +632,7 @@ def seeded_architecture(
         )
     depth = int(rng.integers(min_depth, max_depth + 1))
     widths = [int(rng.integers(min_width, max_width + 1)) for _ in range(depth + 1)]
-    if loss_name in ("hinge", "softmax_cross_entropy", "cross_entropy"):
+    if LOSS_FACTS[loss_name].compares_classes:
         widths[-1] = max(widths[-1], 2, min_width)
     layers = []
     for index in range(depth):
@@ -609,52 +641,6 @@ def seeded_architecture(
             {"in": widths[index], "out": widths[index + 1], "activation": str(rng.choice(choices))}
         )
     return {"layers": layers, "loss": {"name": loss_name, "reduction": reduction}}
-
-
-def case_signature(case: Case) -> tuple[Any, ...]:
-    """What makes two cases share compiled code: dtype, shapes, names and options."""
-    return (
-        case["dtype"],
-        case["inputs"].shape,
-        tuple(tuple(sorted(layer.items())) for layer in case["layers"]),
-        tuple(sorted(case["loss"].items())),
-        bool(case["l2"]),
-    )
-
-
-def spread(seed: int = 0) -> list[Case]:
-    """A fixed spread of cases: every trainable activation and every loss, in both
-    dtypes, with both reductions and l2 on and off: the random part of the
-    regression suite. Deterministic for a given ``seed``."""
-    rng = np.random.default_rng(seed)
-    chosen: list[Case] = []
-    plans: list[tuple[str, str]] = [(a, "half_sse") for a in TRAINABLE_ACTIVATIONS]
-    for loss in LOSSES:
-        plans.append((LOSS_OUTPUTS.get(loss, ("tanh",))[0], loss))
-    for index, (activation, loss) in enumerate(plans):
-        for dtype in DTYPES:
-            widths = [int(w) for w in rng.integers(2, 5, size=3)]
-            layers: list[dict[str, Any]] = [
-                {"in": widths[0], "out": widths[1], "activation": activation},
-                {"in": widths[1], "out": widths[2], "activation": activation},
-            ]
-            if loss in LOSS_OUTPUTS and activation not in LOSS_OUTPUTS[loss]:
-                layers[-1]["activation"] = LOSS_OUTPUTS[loss][0]
-            architecture = {
-                "layers": layers,
-                "loss": {"name": loss, "reduction": REDUCTIONS[index % 2]},
-            }
-            case = fill_case(
-                architecture,
-                seed=int(rng.integers(2**32)),
-                batch_size=int(rng.integers(1, 4)),
-                dtype=dtype,
-                l2=0.1 if index % 3 == 0 else 0.0,
-                one_hot=bool(index % 2),
-            )
-            if case is not None:
-                chosen.append(dict(case, name=f"spread {index:02d} {activation} {loss} {dtype}"))
-    return chosen
 
 
 def fixed_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -83,8 +83,6 @@ estimate said 7e-7. Three times the estimate is the usual margin for an estimate
 the gap between two extrapolations; a bug (an O(1) relative error) stays far outside
 it, since the estimate is a small fraction of the entry on the harness's cases."""
 
-CHECK_KINDS: tuple[str, ...] = ("analytic", "numeric", "complex_step", "training")
-
 PRINTED_PRECISION: dict[str, float] = {
     # The documents print values to 10 decimals: a correct value is within half a unit
     # of the last printed digit.

@@ -16,7 +16,7 @@ a trajectory can be replayed, compared step by step, or forked. Arrays keep the
 parameters' dtype (float32 stays float32).
 
 Conventions follow PyTorch's ``torch.optim.SGD`` and ``torch.optim.Adam`` (the
-references these are checked against, see ``conformance/training.py``), with one
+references these are checked against, see ``conformance/training/trajectories.py``), with one
 deliberate difference:
 
 **Weight decay applies to the weights W only, never to the biases b.** The
@@ -244,5 +244,4 @@ class Adam:
 
 
 Optimizer = SGD | Adam
-"""What :mod:`conformance.training` accepts as an impl optimiser (anything with init/step)."""
-OptimizerState = SGDState | AdamState
+"""What ``train-check`` accepts as an impl optimiser (anything with init/step)."""

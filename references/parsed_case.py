@@ -1,10 +1,9 @@
-"""A case (CASE_FORMAT.md) read into plain arrays and names, shared by every reference backend.
+"""A case read into plain arrays and names, shared by every reference backend.
 
 This module only reads the case: no forward rule, no derivative. The vocabulary
-(activation, loss and reduction names, dtypes) is imported from :mod:`impl`, the
-project's one source of those names; the option defaults are restated here from
-CASE_FORMAT.md on purpose, so that a wrong default in ``impl`` is caught by the
-references instead of copied by them (``tests/references`` checks that they agree).
+(activation, loss and reduction names, options and their defaults, dtypes) comes
+from :mod:`contract`, the neutral statement of the case format
+(``docs/contract.md``), never from :mod:`impl`, the code the references check.
 """
 
 from __future__ import annotations
@@ -15,27 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from impl import ACTIVATION_NAMES, DTYPES, LOSS_NAMES, REDUCTIONS
+from contract import ACTIVATIONS, DTYPES, LOSSES, NO_DERIVATIVE, REDUCTIONS
 from references.base import NoDerivativeError
 
 Array = np.ndarray
-
-DEFAULT_NEGATIVE_SLOPE = 0.01
-"""CASE_FORMAT.md, ``leaky_relu``: optional ``negative_slope``, default 0.01."""
-
-DEFAULT_MARGIN = 1.0
-"""CASE_FORMAT.md, ``hinge``: optional ``loss.margin``, default 1."""
-
-ACTIVATION_OPTIONS: dict[str, dict[str, float]] = {
-    "leaky_relu": {"negative_slope": DEFAULT_NEGATIVE_SLOPE}
-}
-"""Options an activation accepts, with their defaults (all others take none)."""
-
-LOSS_OPTIONS: dict[str, dict[str, float]] = {"hinge": {"margin": DEFAULT_MARGIN}}
-"""Options a loss accepts, with their defaults (all others take none)."""
-
-NOT_DIFFERENTIABLE = frozenset({"step"})
-"""Activations with no useful derivative: forward only (CASE_FORMAT.md, ``step``)."""
 
 Options = tuple[tuple[str, float], ...]
 """Options as sorted (name, value) pairs: hashable, so they can key a compile cache."""
@@ -94,12 +76,10 @@ class ParsedCase:
     def require_differentiable(self, backend: str) -> None:
         """Raise :class:`NoDerivativeError` if a layer's activation has no derivative."""
         for index, layer in enumerate(self.layers):
-            if layer.activation in NOT_DIFFERENTIABLE:
+            if not ACTIVATIONS[layer.activation].differentiable:
                 raise NoDerivativeError(
                     f"{backend}: layer {index} uses the {layer.activation!r} activation, which "
-                    "has no useful derivative (0 everywhere but z = 0, where it does not exist: "
-                    "document 002); its forward pass works (predict), its gradient does not. "
-                    "Use 'sigmoid', its smooth counterpart, in a layer that must be trained."
+                    f"{NO_DERIVATIVE}."
                 )
 
 
@@ -109,31 +89,31 @@ def _options(given: Mapping[str, Any], defaults: Mapping[str, float]) -> Options
 
 def _layer_spec(spec: Mapping[str, Any], index: int) -> LayerSpec:
     name = spec.get("activation")
-    if name not in ACTIVATION_NAMES:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(
             f"layer {index}: unknown activation {name!r}; expected one of: "
-            + ", ".join(ACTIVATION_NAMES)
+            + ", ".join(ACTIVATIONS)
         )
-    return LayerSpec(name, _options(spec, ACTIVATION_OPTIONS.get(name, {})))
+    return LayerSpec(name, _options(spec, ACTIVATIONS[name].options))
 
 
 def _loss_spec(spec: Mapping[str, Any]) -> LossSpec:
     name = spec.get("name")
-    if name not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {name!r}; expected one of: " + ", ".join(LOSS_NAMES))
+    if not isinstance(name, str) or name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of: " + ", ".join(LOSSES))
     reduction = spec.get("reduction", "sum")
     if reduction not in REDUCTIONS:
         raise ValueError(
             f"unknown reduction {reduction!r}; expected one of: " + ", ".join(REDUCTIONS)
         )
-    return LossSpec(name, reduction, _options(spec, LOSS_OPTIONS.get(name, {})))
+    return LossSpec(name, reduction, _options(spec, LOSSES[name].options))
 
 
 def _dtype_of(case: Mapping[str, Any]) -> np.dtype:
     name = case.get("dtype", "float64")
     if name not in DTYPES:
         raise ValueError(f"unknown dtype {name!r}; expected one of: " + ", ".join(DTYPES))
-    return np.dtype(DTYPES[name])
+    return np.dtype(name)
 
 
 def parse_case(case: Mapping[str, Any], *, dtype: Any = None) -> ParsedCase:
@@ -169,7 +149,7 @@ def make_result(
     input_grad: Array,
     dtype: np.dtype,
 ) -> dict[str, Any]:
-    """The result object of CASE_FORMAT.md, every array (and the loss) in ``dtype``."""
+    """The result object (docs/contract.md, section 'Result'), every array in ``dtype``."""
     return {
         "loss": dtype.type(loss),
         "outputs": np.asarray(outputs, dtype=dtype),

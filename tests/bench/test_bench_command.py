@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import bench
-from conformance.bench_report import table
-from conformance.commands.bench import _pinned_environment
+from conformance.bench import measure as bench
+from conformance.bench.report import table
+from conformance.cli.bench import _pinned_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,13 +3,12 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from conformance.case import CaseError, load_case
+from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
 
-WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
 GOOD = json.loads((WORKED / "doc002_2-2-2_sigmoid.json").read_text())
 
 

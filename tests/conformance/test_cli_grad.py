@@ -1,14 +1,13 @@
 """The grad command: tables for people, JSON for programs, clear errors for bad names."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from conformance.tolerances import PRINTED_PRECISION
+from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
 from tests.support import run_cli
 
-WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
 CASE_2_2_2 = str(WORKED / "doc002_2-2-2_sigmoid.json")
 
 

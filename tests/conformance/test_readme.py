@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from conformance.cli import build_parser
+from conformance.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 

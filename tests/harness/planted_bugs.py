@@ -1,7 +1,7 @@
 """Implementations of the contract with one planted bug each: the harness must catch them.
 
 Each is built from impl's pieces with exactly one rule replaced (by the machinery of
-:mod:`conformance.mutants`), so that everything else is right and only the planted bug
+:mod:`conformance.mutation.catalogue`), so that everything else is right and only the planted bug
 can make the harness fail. The rest are implementations that support less or return
 another (allowed) form.
 """
@@ -9,9 +9,9 @@ another (allowed) form.
 from __future__ import annotations
 
 import impl
-from conformance import mutants
+from conformance.mutation import catalogue as mutants
 
-# Four of the mutation catalogue's mutants (conformance.mutants), each impl with one rule
+# Four of the mutation catalogue's mutants (conformance.mutation.catalogue), each impl with one rule
 # replaced; the mutants command checks the whole catalogue.
 wrong_sigmoid_derivative = mutants.sigmoid_derivative_missing_one_minus_a
 """sigmoid'(z) taken as a instead of a (1 - a)."""

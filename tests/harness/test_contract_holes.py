@@ -19,7 +19,8 @@ from tests.harness import user_impls
 from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKED = ROOT / "conformance" / "worked"
+from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
+
 NUMERIC = REFERENCE_BACKENDS["numeric"]
 
 

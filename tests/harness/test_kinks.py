@@ -4,16 +4,14 @@ the numeric backend says "not comparable" instead of giving a wrong number."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from conformance.backends import resolve_backend
 from conformance.case import validate_case
 from conformance.harness import AGREE, check_case
+from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
 from references.registry import REFERENCE_BACKENDS
-
-WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
 
 
 def _available():

@@ -172,7 +172,7 @@ def test_cli_bad_options_exit_2():
 
 BLOCK_TORCH = (
     "import sys; sys.modules['torch'] = None; "
-    "from conformance.cli import main; sys.exit(main(sys.argv[1:]))"
+    "from conformance.cli.main import main; sys.exit(main(sys.argv[1:]))"
 )
 
 

@@ -1,6 +1,5 @@
 """impl.gradients on the documents' worked examples and on general properties of the contract."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from conformance.tolerances import PRINTED_PRECISION, TOLERANCES
 from tests.support import exact
 
 PRINTED = PRINTED_PRECISION["ten_decimals"]  # the documents print 10 decimals
-WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
+from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
 
 
 def test_document_002_two_two_two_network():

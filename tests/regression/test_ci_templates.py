@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import build_parser
+from conformance.cli.main import build_parser
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is in the test extra")
 ROOT = Path(__file__).resolve().parents[2]

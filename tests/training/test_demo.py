@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance.cli import main
-from conformance.commands.demo import DemoOptions, Progress, WidthResult, make_split, train_width
-from conformance.datasets import DATASET_NAMES, make_points, split
+from conformance.cli.main import main
+from conformance.training.datasets import DATASET_NAMES, make_points, split
+from conformance.training.demo import DemoOptions, Progress, WidthResult, make_split, train_width
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

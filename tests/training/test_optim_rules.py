@@ -1,16 +1,14 @@
 """impl.optim on its own: the documents' step, hand-computed updates, purity and dtypes."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import impl
 from conformance.case import load_case
+from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
 from impl.optim import SGD, Adam, SGDState, sgd_step
-
-WORKED = Path(__file__).resolve().parents[2] / "conformance" / "worked"
 
 
 def _one_unit(w, b, dtype=np.float64):

@@ -8,7 +8,7 @@ from planted_optimizers import AdamWithoutBiasCorrection, SGDDecayingBiases
 
 from conformance.strategies import fill_case, seeded_architecture
 from conformance.tolerances import tolerance_for
-from conformance.training import (
+from conformance.training.trajectories import (
     OPTIMIZER_NAMES,
     OptimizerSettings,
     compare_trajectories,

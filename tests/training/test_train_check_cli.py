@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main
+from conformance.cli.main import main
 from tests.support import run_cli
 
 HERE = Path(__file__).resolve().parent

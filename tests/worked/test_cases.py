@@ -14,7 +14,7 @@ import impl
 from conformance.case import load_case
 from conformance.compare import compare_results
 from conformance.result import normalise_result
-from conformance.worked_examples import WORKED_DIR
+from conformance.worked.examples import WORKED_DIR
 
 CASE_FILES = sorted(path.name for path in WORKED_DIR.glob("*.json"))
 BACKEND_NAMES = ("torch", "jax", "numeric")

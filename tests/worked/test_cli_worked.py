@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conformance import exit_codes
-from conformance.ledger import LEDGER, STATUSES
+from conformance.worked.ledger import LEDGER, STATUSES
 from tests.support import run_cli
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import complexity
 from conformance.tolerances import tolerance_for
+from conformance.worked import complexity
 
 
 @pytest.mark.parametrize("width", [1, 3, 7])

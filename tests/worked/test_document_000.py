@@ -6,7 +6,7 @@ window's score, s_c the corrupt window's; dJ/ds = -dJ/ds_c = -1 while the margin
 is violated. Backprop: dJ/dW_ij = delta_i a_j, bias gradient delta_i.
 
 The case format's hinge compares one network's outputs on one input, so J (two
-inputs through the same weights) is not a case file: conformance.worked_examples
+inputs through the same weights) is not a case file: conformance.worked.examples
 runs the 20 -> 8 -> 1 scorer on the batch [x, x_c] with impl's forward pass, takes
 J and dJ/d(scores) from the two scores, and lets impl.backward sum both windows'
 contributions to the shared weights. PyTorch checks it on the same numbers.
@@ -19,7 +19,7 @@ import pytest
 
 import impl
 from conformance.tolerances import tolerance_for
-from conformance.worked_examples import (
+from conformance.worked.examples import (
     max_margin,
     max_margin_by_delta_rule,
     max_margin_by_scalar_engine,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import impl
-from conformance.worked_examples import worked_case
+from conformance.worked.examples import worked_case
 from impl.scalar import Scalar
 
 LOGITS_NEAR_1000 = np.array([[1000.0, 999.0, 998.0]])

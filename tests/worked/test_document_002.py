@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import impl
-from conformance.worked_examples import DOCUMENT_002_CASE, two_two_two_graph, worked_case
+from conformance.worked.examples import DOCUMENT_002_CASE, two_two_two_graph, worked_case
 from impl.optim import sgd_step
 
 

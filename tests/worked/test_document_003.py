@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 import impl
-from conformance.worked_examples import worked_case
+from conformance.worked.examples import worked_case
 from impl.scalar import Scalar, nudge, squared_error_graph, two_layer_relu_graph
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import impl
-from conformance.worked_examples import two_two_two_graph
+from conformance.worked.examples import two_two_two_graph
 from impl.scalar import Scalar
 
 

@@ -1,4 +1,4 @@
-"""The ledger (conformance/ledger.py): every worked number of WORKED_NUMBERS.md is a row, and holds.
+"""The ledger (conformance/worked/ledger.py): every worked number of the documents holds.
 
 Each row cites its document by file name; errata and rounded prints carry the
 correct value, which is what is tested. The rows' computed values come from
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import ledger
-from conformance.ledger import (
+from conformance.worked import ledger
+from conformance.worked.ledger import (
     DOC_000,
     DOC_001,
     DOC_002,

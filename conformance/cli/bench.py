@@ -1,0 +1,123 @@
+"""``bench``: every performance goal of issue 9 measured side by side, as ratios in one run.
+
+The measurements (:mod:`conformance.bench.measure`) run with BLAS and OpenMP threads pinned:
+the variables must be set before numpy or torch is loaded, and this process has loaded
+numpy already, so when they are not set as asked the command runs itself again in a
+child process with them set (and every process it starts inherits them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conformance import exit_codes
+
+DEFAULT_OUT = "bench-output"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure impl, the harness and the references against torch, gradcheck and jax",
+        description="Measure each performance goal as a ratio against its peer in one run on "
+        "this machine: impl against torch autograd (tiny and large networks), check against "
+        "torch.autograd.gradcheck (fast_mode and default) on the same cases, the JAX backend "
+        "on repeated and random architectures, and a 10-million-parameter case's time and "
+        "peak memory. Prints a table (or JSON) and writes bench.json, bench.md and bench.png "
+        "to --out.",
+        epilog="exit codes: 0 measured (goals met or not: the table says), 2 bad usage, "
+        "3 torch is not installed",
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON report, not the table")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast pass over every section (fewer cases, a 1M-parameter scale case)",
+    )
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"where bench.json, bench.md and bench.png go (default {DEFAULT_OUT}/; replaced)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="BLAS/OpenMP threads for numpy and torch (default 1: steady timings on a busy "
+        "machine, and the same for every side)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the case stream")
+    parser.set_defaults(run=run)
+
+
+def _pinned_environment(threads: int) -> dict[str, str] | None:
+    """The environment with the thread variables set, or None if they already are."""
+    from conformance.bench.measure import PIN_VARIABLES
+
+    wanted = {variable: str(threads) for variable in PIN_VARIABLES}
+    if all(os.environ.get(key) == value for key, value in wanted.items()):
+        return None
+    return {**os.environ, **wanted}
+
+
+def _arguments(args: argparse.Namespace) -> list[str]:
+    words = ["--out", args.out, "--threads", str(args.threads), "--seed", str(args.seed)]
+    return words + (["--json"] if args.json else []) + (["--quick"] if args.quick else [])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        print(f"error: --threads: expected a number >= 1, found {args.threads}", file=sys.stderr)
+        return exit_codes.BAD_INPUT
+    environment = _pinned_environment(args.threads)
+    if environment is not None:
+        command = [sys.executable, "-m", "conformance", "bench", *_arguments(args)]
+        return subprocess.run(command, env=environment, check=False).returncode
+    return _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from conformance.bench.measure import FULL, QUICK, run_bench
+    from conformance.bench.report import draw_chart, machine, machine_text, report_json, table
+
+    try:
+        import torch
+    except ImportError:
+        print(
+            "error: bench needs torch: pip install 'backprop-conformance[torch]'", file=sys.stderr
+        )
+        return exit_codes.MISSING_BACKEND
+    torch.set_num_threads(args.threads)
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        with_jax = False
+        print("jax is not installed: the jax rows are skipped", file=sys.stderr)
+    else:
+        with_jax = True
+    info = machine()
+    print("measuring (a few minutes; --quick for a fast pass) ...", file=sys.stderr)
+    bench = run_bench(QUICK if args.quick else FULL, seed=args.seed, jax=with_jax)
+    bench.settings.update(threads=args.threads, quick=args.quick)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = report_json(bench, info)
+    (out / "bench.json").write_text(report + "\n", encoding="utf-8")
+    text = f"{machine_text(info)}\n\n{table(bench)}\n"
+    (out / "bench.md").write_text(text, encoding="utf-8")
+    skipped = draw_chart(bench, info, out / "bench.png")
+    if args.json:
+        print(report)
+    else:
+        print(text)
+        print(skipped or f"chart: {out / 'bench.png'}")
+        print(f"JSON: {out / 'bench.json'}; table: {out / 'bench.md'}")
+    if skipped and args.json:
+        print(skipped, file=sys.stderr)
+    return exit_codes.OK

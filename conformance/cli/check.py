@@ -1,0 +1,197 @@
+"""``check``: random cases through an implementation and every reference; shrink what fails."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from conformance import exit_codes
+from conformance.backends import parse_names, resolve_backend, select_references
+from conformance.cli.options import (
+    add_backend_options,
+    add_report_options,
+    positive_int,
+    shard,
+)
+from conformance.cli.options import seed as seed_option
+from conformance.defaults import DEFAULT_CASES, DEFAULT_FAILURES_DIR, DEFAULT_SEED, IMPL_SPEC
+from conformance.errors import BadInput
+from conformance.harness import run_check
+from conformance.verdict import Outputs, check_output_paths, conclude
+from contract import DTYPES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check an implementation on random cases against the references",
+        description="Draw random architectures and data, compute every case with the "
+        "implementation under test and with each reference, compare entry by entry, and "
+        "shrink any mismatch to a minimal case file that replays.",
+        epilog="exit codes: 0 all agree, 1 a mismatch, 2 bad usage or input, "
+        "3 a required backend is missing",
+    )
+    add_backend_options(parser)
+    parser.add_argument(
+        "--cases",
+        type=positive_int,
+        default=DEFAULT_CASES,
+        metavar="N",
+        help=f"how many random cases (default {DEFAULT_CASES})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=seed_option,
+        default=DEFAULT_SEED,
+        metavar="S",
+        help=f"seed of the case stream (default {DEFAULT_SEED}; 'random' for a fresh one, "
+        "printed in the header so the run can be repeated)",
+    )
+    parser.add_argument(
+        "--dtype", choices=[*DTYPES, "both"], default="both", help="dtypes of the cases"
+    )
+    parser.add_argument(
+        "--activations",
+        metavar="NAMES",
+        help="only these activations (comma-separated), e.g. for an implementation that "
+        "supports a subset",
+    )
+    parser.add_argument("--losses", metavar="NAMES", help="only these losses (comma-separated)")
+    parser.add_argument("--max-depth", type=positive_int, default=3, metavar="D")
+    parser.add_argument("--max-width", type=positive_int, default=6, metavar="W")
+    parser.add_argument("--max-batch", type=positive_int, default=4, metavar="N")
+    add_report_options(parser)
+    parser.add_argument(
+        "--save-failures",
+        default=DEFAULT_FAILURES_DIR,
+        metavar="DIR",
+        help=f"where the shrunk failing case is saved (default {DEFAULT_FAILURES_DIR}/); "
+        "existing files are never overwritten",
+    )
+    parser.add_argument(
+        "--no-shrink", action="store_true", help="report the first failure as found"
+    )
+    parser.add_argument(
+        "--shard",
+        type=shard,
+        default=(1, 1),
+        metavar="I/N",
+        help="check only shard I of N of the case stream (same --seed and --cases on every "
+        "shard); combine the shards' --report-json files with merge-reports",
+    )
+    parser.set_defaults(run=run)
+
+
+def case_stream_of(args: argparse.Namespace):  # noqa: ANN201 - a Hypothesis strategy
+    """The case stream the options ask for (BadInput naming a bad option)."""
+    from hypothesis.errors import InvalidArgument
+
+    from conformance.strategies import case_stream
+
+    try:
+        return case_stream(
+            activations=parse_names(args.activations) or None,
+            losses=parse_names(args.losses) or None,
+            dtypes=None if args.dtype == "both" else [args.dtype],
+            max_depth=args.max_depth,
+            max_width=args.max_width,
+            max_batch=args.max_batch,
+        )
+    except InvalidArgument as error:
+        raise BadInput(str(error)) from None
+
+
+def progress_printer(total_label: str):  # noqa: ANN201
+    """A progress bar on a terminal (stderr), nothing in CI logs or pipes."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {total_label}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+CASE_STREAM_OPTIONS = (
+    "cases",
+    "seed",
+    "dtype",
+    "activations",
+    "losses",
+    "max_depth",
+    "max_width",
+    "max_batch",
+    "impl",
+    "against",
+)
+"""The options that decide which cases a run draws: shards must agree on all of them."""
+
+
+def run_options(args: argparse.Namespace) -> dict[str, object]:
+    return {name: getattr(args, name) for name in CASE_STREAM_OPTIONS if hasattr(args, name)}
+
+
+def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outputs:
+    """The run's output locations and replay options, from check/replay/regress options."""
+    replay_options: list[str] = []
+    if args.impl != IMPL_SPEC:
+        replay_options += ["--impl", args.impl]
+    if args.against:
+        replay_options += ["--against", args.against]
+    return Outputs(
+        save_dir=save_dir,
+        report_json=args.report_json,
+        junit_xml=args.junit_xml,
+        replay_options=tuple(replay_options),
+        options=run_options(args),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    seed = args.seed
+    strategy = case_stream_of(args)
+    outputs = outputs_of(args, save_dir=args.save_failures)
+    check_output_paths(outputs)
+    tested = resolve_backend(args.impl)
+    references, skipped = select_references(
+        args.against,
+        [n for text in args.require for n in parse_names(text)],
+        tested=tested.name,
+    )
+    dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
+    print(
+        f"backprop-conformance check: {args.impl} against {', '.join(r.name for r in references)}"
+    )
+    shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
+    print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    from hypothesis.errors import Unsatisfiable
+
+    try:
+        check_run = run_check(
+            tested,
+            references,
+            cases=args.cases,
+            seed=seed,
+            strategy=strategy,
+            progress=progress_printer("cases"),
+            shrink=not args.no_shrink,
+            skipped_references=skipped,
+            shard=args.shard,
+        )
+    except Unsatisfiable:
+        print(
+            "error: no valid case can be drawn with these options (for example --losses bce "
+            "needs --activations sigmoid or softmax with --max-width >= 2 for softmax); "
+            "widen --activations, --losses or --max-width",
+            file=sys.stderr,
+        )
+        return exit_codes.BAD_INPUT
+    return conclude(check_run, outputs)

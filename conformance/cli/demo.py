@@ -1,0 +1,148 @@
+"""``demo``: document 002's red/blue classification, trained with impl for several hidden widths.
+
+Parses the options and calls :func:`conformance.training.demo.run_demo`, which trains
+the networks and writes ``loss_curves.png``, ``decision_boundaries.png`` and
+``summary.json`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from conformance import exit_codes
+from conformance.cli.options import positive_float, positive_int
+from conformance.cli.options import seed as seed_option
+from conformance.errors import BadInput
+from conformance.training.datasets import DATASET_NAMES
+from conformance.training.demo import (
+    DEFAULT_LR,
+    DEMO_OPTIMIZERS,
+    HIDDEN_ACTIVATIONS,
+    MATPLOTLIB_HINT,
+    MIN_POINTS,
+    OUTPUT_FILES,
+    OUTPUTS,
+    DemoOptions,
+    import_pyplot,
+    run_demo,
+)
+
+
+class UsageError(BadInput):
+    """A bad demo option (exit code 2)."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"demo: {problem}")
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected hidden widths as whole numbers separated by commas, such as 1,2,4,8; "
+            f"found {text!r}"
+        ) from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"every width must be a whole number >= 1, found {text!r}")
+    return widths
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="train impl on red/blue points for several hidden widths; draw them, summarise",
+        description="Document 002's red/blue classification: make points (no download), split "
+        "them into train/dev/test, train 2 -> width -> 1 networks with impl for each hidden "
+        "width, and write loss_curves.png, decision_boundaries.png and summary.json to --out.",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the three files")
+    parser.add_argument(
+        "--seed",
+        type=seed_option,
+        default=0,
+        metavar="S",
+        help="seed of the points and the starting weights (default 0)",
+    )
+    parser.add_argument(
+        "--widths",
+        type=_widths,
+        default=(1, 2, 3, 4, 8, 16),
+        metavar="W1,W2,...",
+        help="hidden widths to train (default 1,2,3,4,8,16)",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=HIDDEN_ACTIVATIONS,
+        default="tanh",
+        help="hidden layer's activation (default tanh)",
+    )
+    parser.add_argument("--dataset", choices=DATASET_NAMES, default="moons", help="default moons")
+    parser.add_argument(
+        "--points", type=positive_int, default=400, help="how many points (default 400)"
+    )
+    parser.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default="sigmoid",
+        help="sigmoid: 1 output, bce (default); softmax: 2 logits, softmax cross-entropy",
+    )
+    parser.add_argument(
+        "--optimizer", choices=DEMO_OPTIMIZERS, default="adam", help="impl's adam (default) or sgd"
+    )
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="learning rate (default adam 0.03, sgd 0.5 as in document 002)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=2000,
+        help="full-batch steps per width (default 2000)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite the three files if they exist"
+    )
+    parser.set_defaults(run=run)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse a file as --out, and existing output files unless --force."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} exists and is not a folder")
+    existing = [name for name in OUTPUT_FILES if (out / name).exists()]
+    if existing and not force:
+        raise UsageError(
+            f"--out {str(out)!r} already holds {', '.join(existing)}; refusing to overwrite "
+            "(pass --force to replace them, or choose another --out)"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.points < MIN_POINTS:
+        raise UsageError(
+            f"--points {args.points}: need at least {MIN_POINTS} to split into train, dev and test"
+        )
+    _check_out(out, args.force)
+    try:
+        plt = import_pyplot()
+    except ImportError:
+        raise UsageError(MATPLOTLIB_HINT) from None
+    options = DemoOptions(
+        dataset=args.dataset,
+        points=args.points,
+        seed=args.seed,
+        widths=args.widths,
+        activation=args.activation,
+        output=args.output,
+        optimizer=args.optimizer,
+        lr=args.lr if args.lr is not None else DEFAULT_LR[args.optimizer],
+        steps=args.steps,
+    )
+    run_demo(options, out, stream=sys.stdout, plt=plt)
+    return exit_codes.OK

@@ -1,0 +1,67 @@
+"""The ``python -m conformance`` / ``backprop-conformance`` command line.
+
+Each subcommand lives in its own module under :mod:`conformance.cli` and
+exposes ``register(subparsers)``; this module only assembles them and turns the
+errors a user can cause into a one-paragraph message and exit code 2 (or 3 for a
+missing required backend), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from conformance import exit_codes
+from conformance.errors import BadInput, MissingBackend
+
+COMMANDS = (
+    "check",
+    "replay",
+    "regress",
+    "merge-reports",
+    "grad",
+    "train-check",
+    "demo",
+    "worked",
+    "mutants",
+    "bench",
+)
+"""Subcommand modules in conformance/cli/, in the order --help lists them."""
+
+EPILOG = "exit codes:\n" + "\n".join(
+    f"  {code}  {text}" for code, text in exit_codes.DESCRIPTIONS.items()
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        description="Check hand-written backpropagation against PyTorch, JAX and numeric "
+        "differentiation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"conformance.cli.{name.replace('-', '_')}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see :mod:`conformance.exit_codes`)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (BadInput, MissingBackend) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:
+        return exit_codes.OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Option parsers and option groups shared by the subcommands: one definition each."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+
+from conformance.defaults import DEFAULT_SEED, IMPL_SPEC, SEED_LIMIT
+
+__all__ = ["DEFAULT_SEED", "SEED_LIMIT"]
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, found {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed in [0, 2**32), or 'random' for a fresh one (the command prints it)."""
+    if text == "random":
+        return random.SystemRandom().randrange(SEED_LIMIT)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number or 'random', found {text!r}"
+        ) from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), found {value}")
+    return value
+
+
+def shard(text: str) -> tuple[int, int]:
+    """I/N with 1 <= I <= N."""
+    index, sep, count = text.partition("/")
+    try:
+        parsed = (int(index), int(count))
+    except ValueError:
+        parsed = (0, 0)
+    if not sep or not 1 <= parsed[0] <= parsed[1]:
+        raise argparse.ArgumentTypeError(
+            f"expected I/N with 1 <= I <= N, for example 2/4; found {text!r}"
+        )
+    return parsed
+
+
+def add_reference_options(parser: argparse.ArgumentParser) -> None:
+    """--against and --require."""
+    parser.add_argument(
+        "--against",
+        metavar="NAMES",
+        help="comma-separated references: torch, jax, numeric (default: every available one)",
+    )
+    parser.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="BACKEND",
+        help="fail with exit code 3 if BACKEND is not installed (repeatable or comma-separated)",
+    )
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """--impl, --against, --require: shared by check and replay."""
+    parser.add_argument(
+        "--impl",
+        default=IMPL_SPEC,
+        metavar="MODULE:CALLABLE",
+        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC})",
+    )
+    add_reference_options(parser)
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report-json", metavar="PATH", help="write a JSON report to PATH")
+    parser.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report to PATH")

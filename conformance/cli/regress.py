@@ -1,0 +1,160 @@
+"""``regress``: the regression suite against its golden results and the live references."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conformance import exit_codes
+from conformance.backends import (
+    CallableBackend,
+    parse_names,
+    resolve_backend,
+    select_references,
+)
+from conformance.case import Case, load_case
+from conformance.cli.check import outputs_of
+from conformance.cli.options import add_backend_options, add_report_options
+from conformance.golden import (
+    GOLDEN_DIR,
+    GoldenError,
+    add_case,
+    read_golden,
+    suite_entries,
+    write_golden,
+)
+from conformance.harness import AGREE, CheckRun, check_case
+from conformance.result import normalise_result
+from conformance.verdict import check_output_paths, conclude
+
+DEFAULT_SUITE = "regression"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "regress",
+        help="check the regression suite against golden results and the references",
+        description="Check every case of a regression suite (SUITE/cases/*.json) against its "
+        "golden result (SUITE/golden/*.json) and against the live references. Golden files "
+        "are only written with --update-golden or --add, and only for cases on which the "
+        "implementation agrees with every reference.",
+        epilog="exit codes: 0 all agree, 1 a mismatch, 2 bad input or a missing, corrupt, "
+        "stale or hand-edited golden file, 3 a required backend is missing",
+    )
+    parser.add_argument(
+        "--suite",
+        default=DEFAULT_SUITE,
+        metavar="DIR",
+        help=f"the suite folder (default {DEFAULT_SUITE}/)",
+    )
+    add_backend_options(parser)
+    parser.add_argument("--backend", dest="impl", metavar="MODULE:CALLABLE", help="same as --impl")
+    parser.add_argument(
+        "--update-golden",
+        action="store_true",
+        help="rewrite every golden file from the implementation, where it agrees with the "
+        "references",
+    )
+    parser.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="promote a case file (e.g. a saved counterexample) into the suite, with its "
+        "golden result (repeatable)",
+    )
+    add_report_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _golden_backend(golden: dict[str, Any], case: Case) -> CallableBackend:
+    dtype = np.dtype(case["dtype"])
+
+    def stored(_case: Any) -> dict[str, Any]:
+        return {
+            "loss": golden["loss"].astype(dtype),
+            "outputs": golden["outputs"].astype(dtype),
+            "grads": [{k: v.astype(dtype) for k, v in g.items()} for g in golden["grads"]],
+            "input_grad": golden["input_grad"].astype(dtype),
+        }
+
+    return CallableBackend("golden", stored)
+
+
+def _write_verified(case: Case, golden_path: Path, tested, references) -> tuple[bool, Any]:  # noqa: ANN001
+    """Write the golden result if the implementation agrees with every reference."""
+    outcome = check_case(case, tested, references)
+    if outcome.status != AGREE:
+        return False, outcome
+    result = normalise_result(tested.gradients(case), case, tested.name)
+    write_golden(golden_path, case, result, [c.reference_name for c in outcome.comparisons])
+    return True, outcome
+
+
+def run(args: argparse.Namespace) -> int:
+    outputs = outputs_of(args)
+    check_output_paths(outputs)
+    tested = resolve_backend(args.impl)
+    references, skipped = select_references(
+        args.against,
+        [n for text in args.require for n in parse_names(text)],
+        tested=tested.name,
+    )
+    suite = Path(args.suite)
+    print(
+        f"backprop-conformance regress: suite {suite}/, {tested.name} against "
+        f"{', '.join(r.name for r in references)} and the golden results"
+    )
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+
+    for source in args.add:
+        candidate = load_case(source)
+        outcome = check_case(candidate, tested, references)
+        if outcome.status != AGREE:
+            print(f"not added: {source}: {outcome.describe()}", file=sys.stderr)
+            return exit_codes.MISMATCH
+        path, case = add_case(suite, source)
+        ok, _ = _write_verified(case, suite / GOLDEN_DIR / path.name, tested, references)
+        print(f"added {source} as {path} (golden written: {ok})")
+
+    entries = suite_entries(suite)
+    if not entries:
+        raise GoldenError(f"regression suite {str(suite)!r} has no case files in cases/")
+    run_record = CheckRun(
+        seed=-1,
+        budget=len(entries),
+        tested=tested.name,
+        references=[r.name for r in references] + ([] if args.update_golden else ["golden"]),
+        skipped_references=skipped,
+    )
+    golden_errors: list[str] = []
+    for entry in entries:
+        case = load_case(entry.case_path)
+        if args.update_golden:
+            written, outcome = _write_verified(case, entry.golden_path, tested, references)
+            status = "golden written" if written else f"golden NOT written ({outcome.status})"
+        else:
+            try:
+                golden = read_golden(entry.golden_path, case)
+            except GoldenError as error:
+                golden_errors.append(str(error))
+                print(f"{entry.name}: golden error")
+                continue
+            outcome = check_case(case, tested, [*references, _golden_backend(golden, case)])
+            status = outcome.status
+        run_record.outcomes.append(outcome)
+        run_record.seconds += outcome.seconds
+        print(f"{entry.name}: {status}")
+        if outcome.failed:
+            print("  " + outcome.describe().replace("\n", "\n  "))
+        if outcome.failed and run_record.failure is None:
+            run_record.failure = run_record.first_failure = outcome
+    for message in golden_errors:
+        print(f"error: {message}", file=sys.stderr)
+    final = exit_codes.BAD_INPUT if golden_errors else None
+    return conclude(run_record, outputs, final_code=final)

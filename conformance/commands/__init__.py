@@ -1,1 +1,0 @@
-"""One module per ``python -m conformance`` subcommand, each exposing ``register(subparsers)``."""

@@ -1,0 +1,132 @@
+"""The regression suite: case files with golden results, checked on every run.
+
+A suite is a folder with ``cases/NAME.json`` (case files) and ``golden/NAME.json``
+(their golden results). A golden file records the result, the SHA-256 of the case
+it belongs to, the references it was verified against when written, and a
+checksum of its own content, so that a stale, corrupt or hand-edited golden file is
+reported with its path instead of being trusted or silently regenerated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.case import Case, CaseError, case_to_json, load_case, save_case_unique
+from conformance.errors import BadInput
+from conformance.result import ResultError, normalise_result, result_to_json
+
+GOLDEN_FORMAT = "backprop-golden/1"
+CASES_DIR = "cases"
+GOLDEN_DIR = "golden"
+
+
+class GoldenError(BadInput):
+    """A golden file is missing, corrupt, stale or hand-edited (exit code 2)."""
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def case_digest(case: Mapping[str, Any]) -> str:
+    """SHA-256 of a case's canonical JSON (its values, not its file's formatting)."""
+    return hashlib.sha256(canonical_json(case_to_json(case)).encode()).hexdigest()
+
+
+def _checksum(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    name: str
+    case_path: Path
+    golden_path: Path
+
+
+def suite_entries(suite: str | Path) -> list[SuiteEntry]:
+    """Every case of the suite, in name order; GoldenError if the suite folder is wrong."""
+    root = Path(suite)
+    cases_dir = root / CASES_DIR
+    if not cases_dir.is_dir():
+        raise GoldenError(
+            f"regression suite {str(root)!r} has no {CASES_DIR}/ folder of case files; "
+            f"expected {cases_dir}/NAME.json and {root / GOLDEN_DIR}/NAME.json"
+        )
+    return [
+        SuiteEntry(path.stem, path, root / GOLDEN_DIR / path.name)
+        for path in sorted(cases_dir.glob("*.json"))
+    ]
+
+
+def golden_body(case: Case, result: Mapping[str, Any], verified_against: Sequence[str]) -> dict:
+    return {
+        "format": GOLDEN_FORMAT,
+        "case_sha256": case_digest(case),
+        "verified_against": list(verified_against),
+        "result": result_to_json(result),
+    }
+
+
+def write_golden(
+    path: Path, case: Case, result: Mapping[str, Any], verified_against: Sequence[str]
+) -> None:
+    """Write a golden file (only ever called for --update-golden or --add)."""
+    body = golden_body(case, result, verified_against)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**body, "checksum": _checksum(body)}, indent=2) + "\n")
+
+
+def read_golden(path: Path, case: Case) -> dict[str, Any]:
+    """The golden result for ``case``, normalised; GoldenError naming the path otherwise."""
+    fix = "rerun with --update-golden to regenerate it after checking why"
+    if not path.exists():
+        raise GoldenError(f"golden file {str(path)!r} is missing; {fix}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GoldenError(f"golden file {str(path)!r} is corrupt ({error}); {fix}") from None
+    if not isinstance(data, dict) or data.get("format") != GOLDEN_FORMAT:
+        raise GoldenError(
+            f"golden file {str(path)!r} is corrupt: expected format {GOLDEN_FORMAT!r}; {fix}"
+        )
+    body = {key: value for key, value in data.items() if key != "checksum"}
+    if data.get("checksum") != _checksum(body):
+        raise GoldenError(
+            f"golden file {str(path)!r} was edited by hand (its checksum does not match its "
+            f"content); golden results are written only by the tool; {fix}"
+        )
+    if body.get("case_sha256") != case_digest(case):
+        raise GoldenError(
+            f"golden file {str(path)!r} belongs to another version of its case (the case file "
+            f"changed after the golden result was written); {fix}"
+        )
+    try:
+        return normalise_result(body["result"], case, f"golden {path.name}")
+    except (ResultError, KeyError) as error:
+        raise GoldenError(f"golden file {str(path)!r} is corrupt: {error}; {fix}") from None
+
+
+def add_case(suite: str | Path, source: str | Path) -> tuple[Path, Case]:
+    """Copy a case file (e.g. a saved counterexample) into the suite under a free name."""
+    case = load_case(source)
+    stem = Path(source).stem
+    path = save_case_unique(case, Path(suite) / CASES_DIR, stem)
+    return path, case
+
+
+__all__ = [
+    "CaseError",
+    "GoldenError",
+    "SuiteEntry",
+    "add_case",
+    "case_digest",
+    "read_golden",
+    "suite_entries",
+    "write_golden",
+]

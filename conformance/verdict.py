@@ -1,0 +1,124 @@
+"""The end of a run: say the verdict, save the failing case, write the reports, exit code.
+
+``check``, ``replay`` and ``regress`` end the same way; :func:`conclude` does it for
+all three from plain values (:class:`Outputs`), so that what is printed, saved and
+recorded is decided in one place.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from conformance import exit_codes
+from conformance.case import save_case_unique
+from conformance.harness import CheckRun
+from conformance.report import (
+    OutputPathError,
+    describe_architecture,
+    dump_json,
+    exit_code,
+    junit_xml,
+    path_problem,
+    report_json,
+    summary_table,
+    write_report,
+)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a run's results go, and what a replay of its failure needs to be told."""
+
+    save_dir: str | None = None  # the failing case is saved here (None: not saved)
+    report_json: str | None = None
+    junit_xml: str | None = None
+    replay_options: Sequence[str] = ()  # e.g. ("--impl", "pkg:f", "--against", "torch")
+    options: Mapping[str, object] = field(default_factory=dict)  # recorded in the JSON report
+
+
+def check_output_paths(outputs: Outputs) -> None:
+    """Fail before the run (OutputPathError, exit 2), not after it, if a report or the
+    failures folder cannot be written where the user asked."""
+    for option, path in (
+        ("--report-json", outputs.report_json),
+        ("--junit-xml", outputs.junit_xml),
+    ):
+        if path:
+            problem = path_problem(Path(path))
+            if problem:
+                raise OutputPathError(f"{option} {path!r}: {problem}")
+    if outputs.save_dir is not None:
+        folder = Path(outputs.save_dir)
+        if folder.exists() and not folder.is_dir():
+            raise OutputPathError(f"--save-failures {outputs.save_dir!r}: is a file, not a folder")
+
+
+def replay_command(path: Path, replay_options: Sequence[str]) -> str:
+    """The command that replays a saved case with the run's implementation and references."""
+    return shlex.join(["python", "-m", "conformance", "replay", str(path), *replay_options])
+
+
+def conclude(
+    run: CheckRun,
+    outputs: Outputs,
+    *,
+    final_code: int | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Print the failure (if any) and the summary, save the case, write the reports;
+    returns the exit code.
+
+    ``final_code`` overrides the exit code worked out from the run (regress uses it for
+    golden-file errors), so that what is printed and recorded is what is returned."""
+    stream = out if out is not None else sys.stdout
+
+    def say(text: str = "") -> None:
+        print(text, file=stream)
+
+    failure_file = replay = None
+    if run.failure is not None:
+        say()
+        say(f"FAILED: {run.failure.verdict}")
+        say(f"  minimal case: {describe_architecture(run.failure.case)}")
+        if run.first_failure is not None and run.first_failure is not run.failure:
+            say(
+                f"  found as: {describe_architecture(run.first_failure.case)}; "
+                f"shrunk in {run.shrink_steps} steps"
+            )
+        for line in run.failure.describe().splitlines()[1:]:
+            say("  " + line)
+        if outputs.save_dir is not None:
+            stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
+            path = save_case_unique(
+                dict(
+                    run.failure.case,
+                    name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
+                ),
+                outputs.save_dir,
+                stem.replace("/", "_"),
+            )
+            failure_file = str(path)
+            replay = replay_command(path, outputs.replay_options)
+            say(f"  saved: {path}")
+            say(f"  replay: {replay}")
+    say()
+    say(summary_table(run))
+    code = exit_code(run) if final_code is None else final_code
+    if outputs.report_json:
+        report = report_json(run, failure_file=failure_file, replay=replay)
+        report["exit_code"] = code
+        report["options"] = dict(outputs.options)
+        write_report(outputs.report_json, dump_json(report))
+        say(f"JSON report: {outputs.report_json}")
+    if outputs.junit_xml:
+        write_report(outputs.junit_xml, junit_xml(run))
+        say(f"JUnit XML: {outputs.junit_xml}")
+    if code == exit_codes.MISMATCH and run.failure is None:
+        say("FAILED: no case could be compared (every case was unsupported or not comparable)")
+    say(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
+    return code
