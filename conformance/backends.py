@@ -2,7 +2,7 @@
 
 ``impl`` is the project's own hand-written network; ``torch``, ``jax`` and
 ``numeric`` are the reference oracles of :mod:`references`; anything of the form
-``module:callable`` is a user's implementation of the contract in CASE_FORMAT.md.
+``module:callable`` is a user's implementation of the contract in docs/contract.md.
 """
 
 from __future__ import annotations

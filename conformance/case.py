@@ -1,4 +1,4 @@
-"""Loading, validating and saving case files (CASE_FORMAT.md): the one place that does it.
+"""Loading, validating and saving case files (docs/contract.md): the one place that does it.
 
 ``validate_case`` turns a parsed JSON object into a normalised case: defaults filled
 in, every array a numpy array of the case's dtype. It never mutates what it is
@@ -241,7 +241,7 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
     if raw["format"] != FORMAT:
         raise CaseError(
             f"expected {FORMAT!r}, found {raw['format']!r}; this tool reads case format "
-            "version 1 (CASE_FORMAT.md)",
+            "version 1 (docs/contract.md)",
             field="format",
         )
     dtype_name = raw.get("dtype", "float64")

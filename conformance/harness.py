@@ -109,7 +109,7 @@ def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
         return []
     return [
         f"{name} returned {', '.join(found)} for a {expected} case: a {expected} case must "
-        f"be computed in {expected} end to end (CASE_FORMAT.md)"
+        f"be computed in {expected} end to end (docs/contract.md)"
     ]
 
 

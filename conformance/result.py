@@ -1,4 +1,4 @@
-"""Checking and normalising what a backend returns (the result object of CASE_FORMAT.md)."""
+"""Checking and normalising what a backend returns (the result object of docs/contract.md)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _as_array(value: Any, shape: tuple[int, ...], where: str, backend: str) -> n
     if array.shape != shape:
         raise ResultError(
             f"backend {backend!r}: {where} has shape {array.shape}, expected {shape} "
-            "(see CASE_FORMAT.md, 'Result')"
+            "(see docs/contract.md, section 'Result')"
         )
     return array
 

@@ -1,1 +1,1 @@
-"""Example user implementations of the contract in CASE_FORMAT.md (see README.md)."""
+"""Example user implementations of the contract in docs/contract.md (see README.md)."""

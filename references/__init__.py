@@ -2,7 +2,7 @@
 
 ``torch`` (PyTorch autograd), ``jax`` (JAX ``value_and_grad`` under ``jit``) and
 ``numeric`` (complex step or Richardson-extrapolated central differences, no
-autodiff) all follow :class:`Backend` and return the result of CASE_FORMAT.md.
+autodiff) all follow :class:`Backend` and return the result of docs/contract.md.
 torch and jax are imported on first use: this package imports without them, and
 a missing one reports ``availability() == (False, reason)``.
 """

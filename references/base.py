@@ -1,7 +1,7 @@
 """The one protocol every gradient backend follows, and the outcomes it may report.
 
 A backend has a ``name``, says whether it can run here (and why not), and maps a
-case (CASE_FORMAT.md) to a result. Heavy libraries are imported inside the
+case (docs/contract.md) to a result. Heavy libraries are imported inside the
 backend, on first use, so ``import references`` works with neither torch nor jax.
 """
 
@@ -23,7 +23,7 @@ class Backend(Protocol):
         ...
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The result object of CASE_FORMAT.md for ``case``."""
+        """The result object of docs/contract.md for ``case``."""
         ...
 
 

@@ -62,7 +62,7 @@ def _activation(jax: Any, layer: LayerSpec) -> Callable[[Any], Any]:
         "leaky_relu": lambda z: jnp.where(z > 0, z, options["negative_slope"] * z),
         "softplus": jax.nn.softplus,
         "softmax": lambda z: jax.nn.softmax(z, axis=1),
-        "step": lambda z: (z > 0).astype(z.dtype),  # forward only (CASE_FORMAT.md)
+        "step": lambda z: (z > 0).astype(z.dtype),  # forward only (docs/contract.md)
     }
     if layer.activation not in table:
         raise NotImplementedError(f"jax backend: no activation {layer.activation!r} yet")
@@ -194,7 +194,7 @@ class JaxBackend:
         return np.asarray(network(parsed.weights, parsed.biases, parsed.inputs))
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The result of CASE_FORMAT.md, from ``jax.value_and_grad`` (compiled)."""
+        """The result of docs/contract.md, from ``jax.value_and_grad`` (compiled)."""
         jax = _import_jax()
         parsed = parse_case(case)
         parsed.require_differentiable(self.name)

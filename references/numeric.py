@@ -473,7 +473,7 @@ class NumericBackend:
         return outputs.astype(parsed.dtype)
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The result of CASE_FORMAT.md; raises NonDifferentiableHere near a kink."""
+        """The result of docs/contract.md; raises NonDifferentiableHere near a kink."""
         return self.gradients_with_error(case).result
 
     def gradients_with_error(self, case: Mapping[str, Any]) -> NumericGradients:

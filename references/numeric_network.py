@@ -1,6 +1,6 @@
 """The numeric backend's own forward pass: numpy, batched, and valid on complex arrays.
 
-Written from CASE_FORMAT.md without looking at ``impl`` (whose forward is under
+Written from docs/contract.md without looking at ``impl`` (whose forward is under
 test). Two properties the numeric differentiation in :mod:`references.numeric`
 relies on:
 

@@ -2,7 +2,7 @@
 
 Runs on the CPU in the case's dtype (float32 stays float32). torch is imported on
 first use, so this module imports without it. Where ``torch.nn.functional`` has the
-op it is used, except where its numerics depart from the contract (CASE_FORMAT.md):
+op it is used, except where its numerics depart from the contract (docs/contract.md):
 
 - ``softplus``: ``F.softplus`` returns ``z`` itself above ``threshold`` (default 20).
   In float64 that is off by e^-20 ~ 2e-9, far above float64 rounding, so the
@@ -60,7 +60,7 @@ def _activation(torch: Any, layer: LayerSpec, dtype_name: str) -> Callable[[Any]
         "leaky_relu": lambda z: F.leaky_relu(z, options["negative_slope"]),
         "softplus": lambda z: F.softplus(z, threshold=SOFTPLUS_THRESHOLD[dtype_name]),
         "softmax": lambda z: torch.softmax(z, dim=1),
-        "step": lambda z: (z > 0).to(z.dtype),  # forward only (CASE_FORMAT.md)
+        "step": lambda z: (z > 0).to(z.dtype),  # forward only (docs/contract.md)
     }
     if layer.activation not in table:
         raise NotImplementedError(f"torch backend: no activation {layer.activation!r} yet")
@@ -173,7 +173,7 @@ class TorchBackend:
             return self._forward(torch, parsed, weights, biases, x).numpy()
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The result of CASE_FORMAT.md, from ``torch.autograd.grad``."""
+        """The result of docs/contract.md, from ``torch.autograd.grad``."""
         torch = _import_torch()
         parsed = parse_case(case)
         parsed.require_differentiable(self.name)

@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "worked",
         help="recompute every number the documents print and show errata",
-        description="Recompute every worked number of the documents (documents/*.txt) with the "
+        description="Recompute every worked number of the source documents (cited by file name in "
+        "conformance/worked/ledger.py) with the "
         "scalar engine, impl and the worked case files; print document, quantity, printed "
         "value, computed value and status (match, rounded, erratum, reconstruction, implied). "
         "Exit 0 when every row agrees with its correct value, 1 otherwise.",

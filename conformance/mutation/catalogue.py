@@ -104,7 +104,7 @@ def input_gradient(grad_first_output: Array, grad_inputs: Array) -> Array:
 
 
 def same_dtypes(case_dtype: str) -> tuple[str, str]:
-    """(computed in, returned in): the case's dtype, end to end (CASE_FORMAT.md)."""
+    """(computed in, returned in): the case's dtype, end to end (docs/contract.md)."""
     return case_dtype, case_dtype
 
 
@@ -133,7 +133,7 @@ CORRECT = Rules()
 
 
 def network_gradients(case: Mapping[str, Any], rules: Rules = CORRECT) -> dict[str, Any]:
-    """impl.gradients (CASE_FORMAT.md's contract), composed from ``rules``."""
+    """impl.gradients (docs/contract.md's contract), composed from ``rules``."""
     working, returned = rules.dtypes(case.get("dtype", "float64"))
     dtype = DTYPES[working]
     layers = [

@@ -49,7 +49,8 @@ def worked_result(file_name: str) -> dict[str, Any]:
 
 DOCUMENT_002_CASE = "doc002_2-2-2_sigmoid.json"
 """Parameters *reconstructed*: the document's figure with them is missing from its
-text; these reproduce both printed outputs to ten digits (WORKED_NUMBERS.md)."""
+text; these reproduce both printed outputs to ten digits (the ledger's
+entry 'parameters w1..w4, b1, w5..w8, b2', status 'reconstruction')."""
 
 
 def two_two_two_graph(case: Case | None = None) -> Graph:

@@ -62,7 +62,7 @@ STATUSES: dict[str, str] = {
 class Entry:
     """One worked number: where it is printed, its correct value and how the code computes it."""
 
-    document: str  # file name in documents/
+    document: str  # the source document's file name, e.g. 002_ce987982ffe959dc.txt
     section: str
     quantity: str
     printed: str | None  # as the document prints it; None when its text does not

@@ -14,8 +14,8 @@ from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
 
 
 def test_document_002_two_two_two_network():
-    # document 002 prints the outputs; WORKED_NUMBERS.md gives the rest (parameters
-    # reconstructed: the document's figure is missing, these reproduce both outputs).
+    # document 002 prints the outputs; the ledger (conformance/worked/ledger.py) gives the
+    # rest (parameters reconstructed: the figure is missing, these reproduce both outputs).
     result = impl.gradients(load_case(WORKED / "doc002_2-2-2_sigmoid.json"))
     np.testing.assert_allclose(result["outputs"], [[0.7987314002, 0.8374488853]], atol=PRINTED)
     assert result["loss"] == pytest.approx(0.3226845322, abs=PRINTED)

@@ -131,7 +131,7 @@ def test_nested_lists_give_the_same_result_as_arrays(backend_name):
     assert_results_close(backend.gradients(as_lists), backend.gradients(case), 0.0, label="lists")
 
 
-# The worked example of CASE_FORMAT.md (document 002's 2-2-2 sigmoid network).
+# The worked example of docs/contract.md (document 002's 2-2-2 sigmoid network).
 WORKED_CASE = {
     "format": "backprop-case/1",
     "name": "worked-2-2-2",

@@ -1,4 +1,4 @@
-"""The worked case files (conformance/worked/*.json) through impl and every reference backend.
+"""The worked case files (conformance/worked/cases/*.json) through impl and every reference backend.
 
 Each file is one of the documents' examples in the case format (its "name" says
 which). impl's result is compared with torch, jax and numeric differentiation by

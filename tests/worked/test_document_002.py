@@ -3,9 +3,9 @@
 The document prints the outputs [0.7987314002, 0.8374488853] for targets
 [0.01, 0.99] and walks through updating w5 and w1 at learning rate 0.5. Its figure
 with the starting parameters is MISSING from the text: the parameters in
-conformance/worked/doc002_2-2-2_sigmoid.json were reconstructed because they
+conformance/worked/cases/doc002_2-2-2_sigmoid.json were reconstructed because they
 reproduce both printed outputs to ten digits. Every other value tested here
-follows from that reconstruction (WORKED_NUMBERS.md lists them).
+follows from that reconstruction (the ledger, conformance/worked/ledger.py, lists them).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ def exactly(value: float) -> object:
     return pytest.approx(value, rel=1e-12, abs=1e-12)
 
 
-# section 一.1-1.3: (J, w, epsilon, J(w), J(w + epsilon), dJ/dw), as WORKED_NUMBERS.md lists them
+# section 一.1-1.3: (J, w, epsilon, J(w), J(w + epsilon), dJ/dw), as the document prints them
 NUDGING_TABLE = [
     ("w^2", lambda w: w**2, 3.0, 0.001, 9.0, 9.006001, 6.0),
     ("w^2", lambda w: w**2, 3.0, 0.002, 9.0, 9.012004, 6.0),
