@@ -84,6 +84,7 @@ class Comparison:
     mismatch_count: int = 0
     mismatches: list[Entry] = field(default_factory=list)  # the worst, up to MAX_MISMATCHES_KEPT
     worst: Entry | None = None  # the entry closest to (or furthest past) its tolerance
+    excluded: int = 0  # entries not compared: they depend on the subgradient at a kink
 
     @property
     def agrees(self) -> bool:
@@ -94,15 +95,17 @@ class Comparison:
             f"{self.dtype} {self.kind}: rtol {self.tolerance.rtol:g}, atol "
             f"{self.tolerance.atol:g}, scale_rtol {self.tolerance.scale_rtol:g}"
         )
+        skipped = f"; {self.excluded} entries at a kink not compared" if self.excluded else ""
         if self.agrees:
             worst = self.worst.abs_error if self.worst else 0.0
             return (
                 f"{self.tested_name} vs {self.reference_name}: agree (worst abs error "
-                f"{worst:.3g}; {tolerance})"
+                f"{worst:.3g}; {tolerance}{skipped})"
             )
         lines = [
             f"{self.tested_name} vs {self.reference_name}: {self.mismatch_count} "
-            f"{'entry disagrees' if self.mismatch_count == 1 else 'entries disagree'} ({tolerance})"
+            f"{'entry disagrees' if self.mismatch_count == 1 else 'entries disagree'} "
+            f"({tolerance}{skipped})"
         ]
         lines += [
             "  " + entry.describe(self.tested_name, self.reference_name)
@@ -119,6 +122,7 @@ class Comparison:
             "kind": self.kind,
             "agrees": self.agrees,
             "mismatch_count": self.mismatch_count,
+            "excluded": self.excluded,
             "mismatches": [entry.to_json() for entry in self.mismatches],
             "worst": self.worst.to_json() if self.worst else None,
         }
@@ -135,9 +139,9 @@ def _quantities(
     yield "input_grad", None, np.asarray(result["input_grad"])
 
 
-Piece = tuple[str, int | None, np.ndarray, np.ndarray, np.ndarray | None]
-"""(quantity, layer, tested values, reference values, the reference's own error
-estimate or None): one array pair to compare."""
+Piece = tuple[str, int | None, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+"""(quantity, layer, tested values, reference values, the results' own error estimate
+or None, the entries not to compare or None): one array pair to compare."""
 
 GROUP_ELEMENTS = 1 << 16
 """Small arrays are compared together, concatenated up to this many entries: one set of
@@ -159,7 +163,7 @@ def compare_arrays(
     NaN against NaN and an infinity against the same infinity agree; NaN against a
     number never does.
     """
-    return _compare_pieces([(quantity, layer, tested, reference, None)], tolerance)
+    return _compare_pieces([(quantity, layer, tested, reference, None, None)], tolerance)
 
 
 def _compare_pieces(
@@ -174,8 +178,9 @@ def _compare_pieces(
             np.asarray(a, dtype=np.float64),
             np.asarray(b, dtype=np.float64),
             None if e is None else np.asarray(e, dtype=np.float64),
+            skip,
         )
-        for quantity, layer, a, b, e in pieces
+        for quantity, layer, a, b, e, skip in pieces
     ]
     pieces = [piece for piece in pieces if piece[2].size]
     if not pieces:
@@ -190,6 +195,14 @@ def _compare_pieces(
             np.isinf(tested) & (tested == reference)
         )
         abs_error[agree_special] = 0.0
+        if any(piece[5] is not None for piece in pieces):
+            skipped = np.concatenate(
+                [
+                    np.zeros(piece[2].size, bool) if piece[5] is None else piece[5].reshape(-1)
+                    for piece in pieces
+                ]
+            )
+            abs_error[skipped] = 0.0  # not comparable: any value is right there
         magnitude = np.where(np.isfinite(reference), np.abs(reference), 0.0)
         scale = np.repeat(np.maximum.reduceat(magnitude, starts), sizes)
         allowed = tolerance.atol + tolerance.rtol * magnitude + tolerance.scale_rtol * scale
@@ -263,18 +276,28 @@ def compare_results(
     tested_name: str,
     reference_name: str,
     reference_error: Mapping[str, Any] | None = None,
+    tested_error: Mapping[str, Any] | None = None,
+    excluded: Mapping[tuple[str, int | None], np.ndarray] | None = None,
 ) -> Comparison:
     """Compare loss, outputs, every W and b and the input gradient of two normalised results.
 
-    ``reference_error`` is a numeric reference's own error estimate per gradient entry
-    (``{"grads": [{"W", "b"}, ...], "input_grad"}``); where given, an entry may also
-    differ by ERROR_ESTIMATE_FACTOR times it (see conformance/tolerances.py)."""
+    ``reference_error`` and ``tested_error`` are a result's own error estimates per
+    gradient entry (``{"grads": [{"W", "b"}, ...], "input_grad"}``, from its provenance);
+    where given, an entry may also differ by ERROR_ESTIMATE_FACTOR times their sum (see
+    conformance/tolerances.py). ``excluded`` masks, by (quantity, layer) as in
+    ``("W", 0)`` or ``("input_grad", None)``, entries that have no single right value
+    (they depend on the subgradient at an exact kink): they are not compared, and
+    counted in ``Comparison.excluded``."""
     tolerance = tolerance_for(dtype, kind)
     comparison = Comparison(tested_name, reference_name, kind, dtype, tolerance)
     failing: list[Entry] = []
     estimates = _estimates(reference_error)
+    for key, value in _estimates(tested_error).items():
+        estimates[key] = estimates[key] + value if key in estimates else value
+    excluded = excluded or {}
+    comparison.excluded = int(sum(mask.sum() for mask in excluded.values()))
     pieces: list[Piece] = [
-        (quantity, layer, a, b, estimates.get((quantity, layer)))
+        (quantity, layer, a, b, estimates.get((quantity, layer)), excluded.get((quantity, layer)))
         for (quantity, layer, a), (_, _, b) in zip(
             _quantities(tested), _quantities(reference), strict=True
         )

@@ -24,7 +24,9 @@ from conformance.case import Case
 from conformance.compare import Comparison, compare_results
 from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
 from conformance.result import ResultError, normalise_result
-from references.base import Backend, NonDifferentiableHere
+from conformance.tolerances import kind_for
+from references.base import Backend, Evaluation, NonDifferentiableHere
+from references.kinks import kink_dependence
 
 AGREE = "agree"
 MISMATCH = "mismatch"
@@ -33,10 +35,8 @@ ERROR = "error"
 NOT_COMPARABLE = "not comparable"
 
 
-def check_kind(first: str, second: str) -> str:
-    """The tolerance row for comparing two backends: numeric if either one is."""
-    numeric = {"numeric"}
-    return "numeric" if first in numeric or second in numeric else "analytic"
+KINK_ENTRIES_LISTED = 10
+"""How many entries that depend on a kink a report lists by place (all are counted)."""
 
 
 @dataclass
@@ -48,6 +48,7 @@ class CaseOutcome:
     comparisons: list[Comparison] = field(default_factory=list)
     cross_checks: list[Comparison] = field(default_factory=list)  # reference vs reference
     not_comparable: dict[str, str] = field(default_factory=dict)  # backend -> reason
+    kink_entries: list[tuple[str, str]] = field(default_factory=list)  # (place, reason)
     verdict: str = ""
     seconds: float = 0.0
     index: int = -1  # position in the case stream (shared by every shard of a run)
@@ -80,6 +81,16 @@ class CaseOutcome:
                 lines.append(comparison.summary())
         for backend, reason in self.not_comparable.items():
             lines.append(f"{backend}: not comparable here ({reason})")
+        if self.kink_entries:
+            lines.append(
+                f"{len(self.kink_entries)} "
+                f"{'entry is' if len(self.kink_entries) == 1 else 'entries are'} not "
+                "comparable: any subgradient is acceptable there (docs/contract.md, 'Kinks')"
+            )
+            for place, reason in self.kink_entries[:KINK_ENTRIES_LISTED]:
+                lines.append(f"  {place}: {reason}")
+            if len(self.kink_entries) > KINK_ENTRIES_LISTED:
+                lines.append(f"  ... and {len(self.kink_entries) - KINK_ENTRIES_LISTED} more")
         return "\n".join(lines)
 
 
@@ -131,20 +142,12 @@ def _non_finite(result: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _run_backend(
-    backend: Backend, case: Case, estimates: dict[str, Any] | None = None
-) -> tuple[str, Any]:
-    """('ok', normalised result) or (status, reason) for a backend on a case.
-
-    A backend with ``gradients_with_error`` (the numeric one) is asked for its error
-    estimate too, stored in ``estimates[backend.name]`` when ``estimates`` is given."""
+def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
+    """('ok', the normalised result and its provenance) or (status, reason) for a
+    backend on a case."""
     try:
-        with_error = getattr(backend, "gradients_with_error", None)
-        if estimates is not None and with_error is not None:
-            numeric = with_error(_private_copy(case))
-            raw, estimates[backend.name] = numeric.result, numeric.error
-        else:
-            raw = backend.gradients(_private_copy(case))
+        evaluation = backend.evaluate(_private_copy(case))
+        raw = evaluation.result
     except NotImplementedError as error:
         return UNSUPPORTED, str(error) or "raised NotImplementedError"
     except NonDifferentiableHere as error:
@@ -158,7 +161,31 @@ def _run_backend(
     problems = _dtype_problems(raw, case, backend.name)
     if problems:
         return ERROR, problems[0]
-    return "ok", result
+    return "ok", Evaluation(result, evaluation.provenance)
+
+
+def _compare(
+    first: Evaluation,
+    second: Evaluation,
+    *,
+    dtype: str,
+    first_name: str,
+    second_name: str,
+    excluded: dict[tuple[str, int | None], np.ndarray],
+) -> Comparison:
+    """Compare two results with the tolerance row their methods call for, allowing each
+    entry the error estimates either result declares, leaving out ``excluded`` entries."""
+    return compare_results(
+        first.result,
+        second.result,
+        dtype=dtype,
+        kind=kind_for(first.provenance.method, second.provenance.method),
+        tested_name=first_name,
+        reference_name=second_name,
+        tested_error=first.provenance.error,
+        reference_error=second.provenance.error,
+        excluded=excluded,
+    )
 
 
 def check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> CaseOutcome:
@@ -180,46 +207,46 @@ def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> C
         return CaseOutcome(case, ERROR, verdict=f"{tested.name} failed: {tested_result}")
 
     outcome = CaseOutcome(case, AGREE)
-    reference_results: dict[str, dict[str, Any]] = {}
+    dependence = kink_dependence(case)
+    excluded = dependence.masks() if dependence.any else {}
+    outcome.kink_entries = dependence.reasons() if dependence.any else []
+    reference_results: dict[str, Evaluation] = {}
     crashed: dict[str, str] = {}
-    estimates: dict[str, Any] = {}
     for reference in references:
-        ref_status, result = _run_backend(reference, case, estimates)
-        if ref_status == "ok" and _non_finite(result):
+        ref_status, evaluation = _run_backend(reference, case)
+        if ref_status == "ok" and _non_finite(evaluation.result):
             outcome.not_comparable[reference.name] = (
-                f"its result holds NaN or inf in {', '.join(_non_finite(result))}: the case is "
-                "outside what can be checked (overflow, or a log of 0)"
+                f"its result holds NaN or inf in {', '.join(_non_finite(evaluation.result))}: "
+                "the case is outside what can be checked (overflow, or a log of 0)"
             )
         elif ref_status == "ok":
-            reference_results[reference.name] = result
+            reference_results[reference.name] = evaluation
         elif ref_status == ERROR:
-            crashed[reference.name] = result
+            crashed[reference.name] = evaluation
         else:
-            outcome.not_comparable[reference.name] = result
-    for name, result in reference_results.items():
+            outcome.not_comparable[reference.name] = evaluation
+    for name, evaluation in reference_results.items():
         outcome.comparisons.append(
-            compare_results(
+            _compare(
                 tested_result,
-                result,
+                evaluation,
                 dtype=dtype,
-                kind=check_kind(tested.name, name),
-                tested_name=tested.name,
-                reference_name=name,
-                reference_error=estimates.get(name),
+                first_name=tested.name,
+                second_name=name,
+                excluded=excluded,
             )
         )
     names = list(reference_results)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
             outcome.cross_checks.append(
-                compare_results(
+                _compare(
                     reference_results[first],
                     reference_results[second],
                     dtype=dtype,
-                    kind=check_kind(first, second),
-                    tested_name=first,
-                    reference_name=second,
-                    reference_error=estimates.get(second),
+                    first_name=first,
+                    second_name=second,
+                    excluded=excluded,
                 )
             )
     outcome.status, outcome.verdict = _verdict(tested.name, outcome, crashed)
@@ -236,7 +263,12 @@ def _verdict(tested: str, outcome: CaseOutcome, crashed: dict[str, str]) -> tupl
     if not outcome.comparisons:
         return NOT_COMPARABLE, "no reference could be compared on this case"
     if not disagreeing:
-        return AGREE, f"{tested} agrees with {', '.join(agreeing)}"
+        aside = (
+            f" ({len(outcome.kink_entries)} entries at a kink not compared)"
+            if outcome.kink_entries
+            else ""
+        )
+        return AGREE, f"{tested} agrees with {', '.join(agreeing)}{aside}"
     if not quarrels:
         if agreeing:
             return MISMATCH, (

@@ -68,11 +68,20 @@ def exit_code(run: CheckRun) -> int:
     return exit_codes.OK
 
 
+def summarised_outcomes(run: CheckRun) -> list[CaseOutcome]:
+    """The run's outcomes with the failure as shrunk in place of the failure as first found:
+    what a summary describes is the case the report shows and saves."""
+    first, shrunk = run.first_failure, run.failure
+    if first is None or shrunk is None or shrunk is first:
+        return list(run.outcomes)
+    return [shrunk if outcome is first else outcome for outcome in run.outcomes]
+
+
 def _per_reference(run: CheckRun) -> dict[str, dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for name in run.references:
         table[name] = {"agree": 0, "disagree": 0, "not_comparable": 0, "worst": None}
-    for outcome in run.outcomes:
+    for outcome in summarised_outcomes(run):
         for name, _reason in outcome.not_comparable.items():
             table.setdefault(name, {"agree": 0, "disagree": 0, "not_comparable": 0, "worst": None})
             table[name]["not_comparable"] += 1
@@ -116,6 +125,9 @@ def _outcome_json(index: int, outcome: CaseOutcome) -> dict[str, Any]:
         "seconds": round(outcome.seconds, 6),
         "comparisons": [c.to_json() for c in outcome.comparisons + outcome.cross_checks],
         "not_comparable": outcome.not_comparable,
+        "kink_entries": [
+            {"place": place, "reason": reason} for place, reason in outcome.kink_entries
+        ],
     }
 
 

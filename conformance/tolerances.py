@@ -12,14 +12,19 @@ a rounding error proportional to the terms, not to itself, so it is judged again
 the scale of its tensor (the same idea as jax's ``check_grads`` using norms and
 torch's ``gradcheck`` using atol next to rtol).
 
-Kinds of check:
+Kinds of check, chosen from the methods the two results declare (their
+:class:`references.base.Provenance`), never from a backend's name:
 
 - ``analytic``: two exact methods (hand-written backprop, PyTorch autograd, JAX
   autodiff) evaluated in the same dtype; they differ only by summation order.
-- ``numeric``: an exact method against finite differences (Richardson
-  extrapolation or central differences computed in float64).
-- ``complex_step``: an exact method against the complex-step derivative, which has
-  no subtractive cancellation and is accurate to rounding.
+- ``complex_step``: a result against the complex-step derivative, which has no
+  subtractive cancellation and is accurate to rounding.
+- ``richardson``: against Richardson-extrapolated central differences (float64).
+- ``central``: against one central difference (float64).
+
+A comparison takes the row of the less accurate of its two methods
+(:func:`kind_for`); where a result carries its own error estimate per entry, the
+entry may also differ by ``ERROR_ESTIMATE_FACTOR`` times it.
 """
 
 from __future__ import annotations
@@ -44,19 +49,24 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     # XLA; with depth <= 4 and cancellation in W^T delta, errors of ~100 ulps of the
     # tensor's scale occur, so 1e-5 of the scale and 1e-4 of the entry.
     ("float32", "analytic"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
-    # Richardson-extrapolated central differences in float64: truncation error
-    # O(h^4) with h ~ 1e-3 and rounding ~eps/h ~ 1e-13 leave ~1e-8 relative error;
-    # the estimate is conservative at 1e-6.
-    ("float64", "numeric"): Tolerance(rtol=1e-6, atol=1e-8, scale_rtol=1e-7),
+    # Complex step has no cancellation: its error is rounding in the function itself
+    # (measured ~1e-15 of the tensor's scale, and its own estimate says so), as an exact
+    # method's is. Against an exact result the pair differs by that result's rounding,
+    # so this is the analytic row: a uniform 1e-7 relative error, or a float64 case
+    # computed in float32, is far outside it.
+    ("float64", "complex_step"): Tolerance(rtol=1e-9, atol=1e-12, scale_rtol=1e-10),
     # The float32 implementation's own rounding (see the analytic row) dominates the
-    # float64 numeric reference's error.
-    ("float32", "numeric"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
-    # Complex step has no cancellation: its error is rounding in the function itself,
-    # a few ulps of the tensor's scale on these small networks (measured ~1e-15), so
-    # 1e-12 of the scale is the bar; it is what shows the complex step is exact where
-    # finite differences are not.
-    ("float64", "complex_step"): Tolerance(rtol=1e-11, atol=1e-14, scale_rtol=1e-12),
+    # error of any float64 numeric reference: every float32 row is the analytic one.
     ("float32", "complex_step"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
+    # Richardson-extrapolated central differences in float64: RICHARDSON_ROW_NOTE
+    ("float64", "richardson"): Tolerance(rtol=1e-6, atol=1e-8, scale_rtol=1e-7),
+    ("float32", "richardson"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
+    # One central difference in float64, h = 2^-17 max(1, |x|): truncation ~h^2 f^(3)
+    # and rounding ~eps/h ~ 3e-11 of the loss leave ~1e-8 relative error on order-1
+    # curvature. Its estimate covers rounding only (one step cannot estimate its
+    # truncation), so the row itself stays conservative.
+    ("float64", "central"): Tolerance(rtol=1e-6, atol=1e-8, scale_rtol=1e-7),
+    ("float32", "central"): Tolerance(rtol=1e-4, atol=1e-6, scale_rtol=1e-5),
     # training: the parameters after each of K optimizer steps (train-check), impl.optim
     # against torch.optim or optax, each fed impl's gradients at its own parameters.
     # One step is a few roundings per entry (the update rules are written in different
@@ -92,6 +102,26 @@ PRINTED_PRECISION: dict[str, float] = {
     "float32_ulp": 2.4e-7,
 }
 """Tolerances that come from how a number is written down, not from a check kind."""
+
+
+KIND_OF_METHOD: dict[str, str] = {
+    "exact": "analytic",
+    "complex_step": "complex_step",
+    "richardson": "richardson",
+    "central": "central",
+}
+"""The table's kind for each method a result may declare (references.base.METHODS),
+most accurate first."""
+
+
+def kind_for(first_method: str, second_method: str) -> str:
+    """The kind of check between results obtained by these two methods: that of the less
+    accurate one (a central difference against autodiff is judged as central)."""
+    order = list(KIND_OF_METHOD)
+    for method in (first_method, second_method):
+        if method not in KIND_OF_METHOD:
+            raise KeyError(f"unknown method {method!r}; known: {', '.join(order)}")
+    return KIND_OF_METHOD[max(first_method, second_method, key=order.index)]
 
 
 def tolerance_for(dtype: str, kind: str) -> Tolerance:

@@ -8,18 +8,20 @@ a missing one reports ``availability() == (False, reason)``.
 """
 
 from references.base import (
+    EXACT,
     Backend,
     BackendUnavailable,
+    Evaluation,
     Kink,
     NoDerivativeError,
     NonDifferentiableHere,
+    Provenance,
 )
 from references.jax_backend import JaxBackend
 from references.numeric import (
     DirectionalCheck,
     DirectionalDerivative,
     NumericBackend,
-    NumericGradients,
     inner_product,
     random_directions,
 )
@@ -32,9 +34,11 @@ from references.registry import (
 from references.torch_backend import TorchBackend
 
 __all__ = [
+    "EXACT",
     "REFERENCE_BACKENDS",
     "Backend",
     "BackendUnavailable",
+    "Evaluation",
     "DirectionalCheck",
     "DirectionalDerivative",
     "JaxBackend",
@@ -42,7 +46,7 @@ __all__ = [
     "NoDerivativeError",
     "NonDifferentiableHere",
     "NumericBackend",
-    "NumericGradients",
+    "Provenance",
     "TorchBackend",
     "UnknownReference",
     "available_references",

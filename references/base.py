@@ -11,10 +11,53 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+METHODS: tuple[str, ...] = ("exact", "complex_step", "richardson", "central")
+"""How a backend may obtain gradients, most accurate first: ``exact`` (autodiff or
+hand-written backprop: the derivative itself, up to rounding), ``complex_step``
+(no cancellation: accurate to rounding), ``richardson`` (extrapolated central
+differences) and ``central`` (one central difference). The harness picks each
+comparison's tolerance row from the methods of the two results it compares."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a result's gradients were obtained: the method, and the backend's own error
+    estimate for every gradient entry where it has one.
+
+    ``error`` has the layout of a result's gradients, ``{"grads": [{"W": ..., "b": ...},
+    ...], "input_grad": ...}``, float64 arrays of the same shapes; None when the backend
+    gives no estimate (an exact method's error is rounding, which the tolerance table
+    covers)."""
+
+    method: str = "exact"
+    error: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(
+                f"Provenance(method={self.method!r}): expected one of: " + ", ".join(METHODS)
+            )
+
+
+EXACT = Provenance("exact")
+"""The provenance of every autodiff or hand-written result."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A backend's answer for one case: the contract's result and how it was obtained."""
+
+    result: Mapping[str, Any]  # the result object of docs/contract.md
+    provenance: Provenance = EXACT
+
 
 @runtime_checkable
 class Backend(Protocol):
-    """A way to compute a case's loss, outputs, parameter gradients and input gradient."""
+    """A way to compute a case's loss, outputs, parameter gradients and input gradient.
+
+    ``gradients`` is the contract's ``f(case) -> result``; ``evaluate`` returns the same
+    result with its :class:`Provenance`, which is what the harness calls: it chooses each
+    comparison's tolerance from the methods the two results declare."""
 
     name: str
 
@@ -24,6 +67,10 @@ class Backend(Protocol):
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
         """The result object of docs/contract.md for ``case``."""
+        ...
+
+    def evaluate(self, case: Mapping[str, Any]) -> Evaluation:
+        """The result of ``gradients(case)`` with its provenance."""
         ...
 
 

@@ -46,13 +46,16 @@ from typing import Any
 
 import numpy as np
 
-from references.base import Kink, NonDifferentiableHere
+from references.base import Evaluation, Kink, NonDifferentiableHere, Provenance
 from references.numeric_network import KinkKey, Pass, is_analytic, run, total_loss
 from references.parsed_case import ParsedCase, make_result, parse_case
 
 Array = np.ndarray
 
 METHODS = ("auto", "central", "richardson", "complex")
+
+PROVENANCE_METHOD = {"complex": "complex_step", "richardson": "richardson", "central": "central"}
+"""How each method is declared in a result's provenance (references.base.METHODS)."""
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -412,21 +415,12 @@ def random_directions(case: Mapping[str, Any], *, count: int, seed: int) -> list
 
 # the backend ------------------------------------------------------------------
 @dataclass(frozen=True)
-class NumericGradients:
-    """A numeric result with its error estimates (which are not part of the contract)."""
-
-    result: dict[str, Any]  # the contract result, in the case's dtype
-    error: dict[str, Any]  # {"grads": [{"W", "b"}, ...], "input_grad"}: float64 estimates
-    method: str  # the method actually used ("auto" resolved)
-
-
-@dataclass(frozen=True)
 class DirectionalDerivative:
     """d/dt loss(x + t v) at t = 0, for a direction v over every parameter and input."""
 
     value: float
     error_estimate: float
-    method: str
+    method: str  # as a provenance declares it: "complex_step", "richardson" or "central"
 
 
 @dataclass(frozen=True)
@@ -474,10 +468,11 @@ class NumericBackend:
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
         """The result of docs/contract.md; raises NonDifferentiableHere near a kink."""
-        return self.gradients_with_error(case).result
+        return dict(self.evaluate(case).result)
 
-    def gradients_with_error(self, case: Mapping[str, Any]) -> NumericGradients:
-        """The result together with an error estimate for every derivative."""
+    def evaluate(self, case: Mapping[str, Any]) -> Evaluation:
+        """The result with its provenance: the method actually used (``auto`` resolved)
+        and an error estimate for every derivative (float64, the result's layout)."""
         parsed, scheme, base = self._prepare(case)
         tracker = KinkTracker(base)
         if _joint_size(parsed, scheme) <= JOINT_ELEMENTS:
@@ -496,7 +491,7 @@ class NumericBackend:
             ],
             "input_grad": errors[-1],
         }
-        return NumericGradients(result, error, scheme.method)
+        return Evaluation(result, Provenance(PROVENANCE_METHOD[scheme.method], error))
 
     def directional_derivative(
         self, case: Mapping[str, Any], direction: Direction
@@ -514,7 +509,7 @@ class NumericBackend:
             for x, v in zip(variables, tangent, strict=True)
         )
         if ratio == 0:
-            return DirectionalDerivative(0.0, 0.0, scheme.method)
+            return DirectionalDerivative(0.0, 0.0, PROVENANCE_METHOD[scheme.method])
         deltas = scheme.deltas(np.zeros(1), np.array([scheme.relative_step / ratio]))
         moved = [
             x + deltas.reshape((-1,) + (1,) * x.ndim) * v
@@ -526,7 +521,9 @@ class NumericBackend:
         tracker.check(rounding_zones(parsed, base))
         losses = total_loss(parsed, passed.per_sample, moved[0:-1:2]).reshape(deltas.shape)
         value, error = scheme.combine(losses, deltas, np.abs(losses.real).max(axis=0))
-        return DirectionalDerivative(float(value[0]), float(error[0]), scheme.method)
+        return DirectionalDerivative(
+            float(value[0]), float(error[0]), PROVENANCE_METHOD[scheme.method]
+        )
 
     def directional_check(
         self, case: Mapping[str, Any], result: Mapping[str, Any], directions: Sequence[Direction]

@@ -87,5 +87,5 @@ def test_gradient_matches_finite_difference(name, soft_targets):
     loss = LOSSES[name]
     analytic = loss.gradient(y, t) * per_sample_weights[:, None]
     numeric = _numeric_gradient(loss.value, y, t, per_sample_weights)
-    tolerance = TOLERANCES[("float64", "numeric")]
+    tolerance = TOLERANCES[("float64", "central")]
     np.testing.assert_allclose(analytic, numeric, rtol=tolerance.rtol, atol=tolerance.atol)

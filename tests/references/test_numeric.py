@@ -54,8 +54,9 @@ ANALYTIC_CASES = analytic_cases()
 @pytest.mark.parametrize("case", ANALYTIC_CASES, ids=case_id)
 def test_complex_step_matches_torch_float64_to_rounding(case):
     torch_result = load_backend("torch").gradients(case)
-    estimate = NumericBackend().gradients_with_error(case)
-    assert estimate.method == "complex"  # auto picks the complex step on analytic cases
+    estimate = NumericBackend().evaluate(case)
+    # auto picks the complex step on analytic cases, and the result says so
+    assert estimate.provenance.method == "complex_step"
     assert_results_close(estimate.result, torch_result, TOLERANCES["complex_step"], label="complex")
 
 
@@ -69,8 +70,8 @@ def test_complex_step_matches_torch_float64_to_rounding(case):
 )
 def test_auto_uses_richardson_where_there_are_kinks(activations, loss):
     case = make_case(activations, loss, widths=(3, 4, 4, 3)[: len(activations) + 1], seed=3)
-    estimate = NumericBackend().gradients_with_error(case)
-    assert estimate.method == "richardson"
+    estimate = NumericBackend().evaluate(case)
+    assert estimate.provenance.method == "richardson"
     assert_results_close(estimate.result, impl.gradients(case), TOLERANCES["numeric"], label="auto")
 
 
@@ -100,17 +101,18 @@ def test_error_estimate_covers_the_actual_error(method):
     case = make_case(
         ("tanh", "sigmoid", "identity"), "half_sse", widths=(4, 6, 5, 3), seed=17, batch=5
     )
-    estimate = NumericBackend(method).gradients_with_error(case)
+    estimate = NumericBackend(method).evaluate(case)
     exact = load_backend("torch").gradients(case)
+    errors = estimate.provenance.error
     for layer, (got, want, error) in enumerate(
-        zip(estimate.result["grads"], exact["grads"], estimate.error["grads"], strict=True)
+        zip(estimate.result["grads"], exact["grads"], errors["grads"], strict=True)
     ):
         for kind in ("W", "b"):
             actual = np.abs(got[kind] - want[kind])
             floor = 1e-15 * np.abs(want[kind]).max()  # torch's own rounding
             assert (actual <= error[kind] + floor).all(), f"layer {layer} {kind}"
     actual = np.abs(estimate.result["input_grad"] - exact["input_grad"])
-    assert (actual <= estimate.error["input_grad"] + 1e-15).all()
+    assert (actual <= errors["input_grad"] + 1e-15).all()
 
 
 def test_chunked_batches_give_the_same_result(monkeypatch):
@@ -127,12 +129,13 @@ def test_the_joint_pass_agrees_with_array_by_array_sweeps(monkeypatch, method):
     case = make_case(("tanh", "softplus", "sigmoid"), "bce", widths=(4, 5, 6, 3), seed=8, batch=3)
     with monkeypatch.context() as patch:
         patch.setattr(numeric, "sweep", None)  # a small case never sweeps array by array
-        joint = NumericBackend(method).gradients_with_error(case)
+        joint = NumericBackend(method).evaluate(case)
     monkeypatch.setattr(numeric, "JOINT_ELEMENTS", 0)
-    separate = NumericBackend(method).gradients_with_error(case)
-    pairs = [(joint.result["input_grad"], separate.result["input_grad"], joint.error["input_grad"])]
+    separate = NumericBackend(method).evaluate(case)
+    errors = joint.provenance.error
+    pairs = [(joint.result["input_grad"], separate.result["input_grad"], errors["input_grad"])]
     for got, want, error in zip(
-        joint.result["grads"], separate.result["grads"], joint.error["grads"], strict=True
+        joint.result["grads"], separate.result["grads"], errors["grads"], strict=True
     ):
         pairs += [(got[kind], want[kind], error[kind]) for kind in ("W", "b")]
     for got, want, error in pairs:
@@ -246,7 +249,7 @@ def test_directional_derivative_of_an_analytic_case_uses_the_complex_step():
     (direction,) = random_directions(case, count=1, seed=2)
     derivative = NumericBackend().directional_derivative(case, direction)
     claimed = inner_product(load_backend("torch").gradients(case), direction)
-    assert derivative.method == "complex"
+    assert derivative.method == "complex_step"
     assert derivative.value == pytest.approx(claimed, rel=TOLERANCES["complex_step"])
 
 

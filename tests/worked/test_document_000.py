@@ -95,7 +95,7 @@ def test_gradient_matches_central_differences(scorer):
                         scorer.layers, moved, scorer.window, scorer.corrupt_window
                     )).loss)  # fmt: skip
                 numeric[index] = (values[0] - values[1]) / (2 * step)
-            tolerance = tolerance_for("float64", "numeric")
+            tolerance = tolerance_for("float64", "central")
             np.testing.assert_allclose(
                 grads[layer][name], numeric, rtol=tolerance.rtol, atol=tolerance.atol
             )

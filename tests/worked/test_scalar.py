@@ -83,7 +83,7 @@ def test_backward_matches_central_differences_at_random_points(name, seed):
     output.backward()
     for index, leaf in enumerate(leaves):
         numeric = _central_difference(expression, values, index)
-        assert _agree(leaf.grad, numeric, "numeric"), (name, seed, index, leaf.grad, numeric)
+        assert _agree(leaf.grad, numeric, "central"), (name, seed, index, leaf.grad, numeric)
 
 
 @pytest.mark.parametrize(
