@@ -7,6 +7,28 @@ DEFAULT_CASES = 100
 """Random cases per check: enough that every kind of case in the stream appears
 (see docs/strategies-audit.md), small enough for a pre-commit hook."""
 
+DEFAULT_MAX_DEPTH = 8
+"""Deepest network a random case has by default; depths 1 to USUAL_MAX_DEPTH make 7 in
+8 cases, 4 to 8 the rest. A bug that shows only in a deep layer (a backward pass
+unrolled for three layers) needs depth beyond 3; shrinking makes a deep
+counterexample cheap to report, since it stops at the shallowest depth that fails."""
+
+USUAL_MAX_DEPTH = 3
+"""Depths up to this are the common case."""
+
+DEFAULT_MAX_WIDTH = 6
+"""Widest layer by default: widths 1 to 6 give square and non-square layers, single
+units and softmaxes over up to six classes, while the padded JAX reference
+(references/jax_padded.py) still fits every layer in one compiled width."""
+
+DEFAULT_MAX_BATCH = 16
+"""Largest batch by default; 1 to USUAL_MAX_BATCH samples make 7 in 8 cases, 5 to 16
+the rest. A bug in how samples past the first few are summed or indexed (a fixed-size
+buffer, a hard-coded batch) needs them, and per-row extreme values need several rows."""
+
+USUAL_MAX_BATCH = 4
+"""Batch sizes up to this are the common case."""
+
 DEFAULT_SEED = 0
 """The seed of the case stream: a run is reproducible unless a seed is asked for."""
 

@@ -1,69 +1,77 @@
-"""Hypothesis strategies for random architectures and cases: the only place random data is made.
+"""Hypothesis strategies for random architectures and cases.
 
 ``architectures()`` draws layer shapes, activations and a loss that fits the last
-layer; ``cases()`` fills one with parameters, inputs and targets. Hypothesis draws
-the structure (depth, widths, names, batch size, dtype, flags) and a seed; the
-numbers come from ``numpy.random.default_rng(seed)``, which keeps generation fast
-and every case reproducible, while shrinking still reduces the structure to a
-small network with one sample. The structure comes in one short byte string per
-architecture and one per case (:class:`Choices`), not one Hypothesis draw per choice:
-a draw costs Hypothesis ~30 microseconds of bookkeeping, and a case has about fifteen
-choices, together as long as checking the case.
+layer; ``cases()`` draws an architecture and fills it with parameters, inputs and
+targets; ``case_stream()`` is the stream ``check`` draws from. Hypothesis draws the
+structure (depth, widths, names, options, batch size, dtype, kind of targets,
+extreme values) and a seed; the numbers come from :mod:`conformance.generators`
+with ``numpy.random.default_rng(seed)``, which keeps generation fast and every case
+reproducible, while shrinking still reduces the structure to a small network with
+one sample. These two modules are the only places random data is made.
 
-Values are drawn so that comparisons mean something: weights scaled by
-1/sqrt(fan_in) keep pre-activations of order 1 (no saturated sigmoid that zeroes
-every gradient, no float32 overflow), and no relu/leaky_relu pre-activation or
-hinge margin lies within ``KINK_CLEARANCE`` of its kink, where a finite difference
-would straddle it (the numeric backend would refuse, correctly, to give a value).
+The structure comes in one short byte string per architecture and one per case
+(:class:`Choices`), not one Hypothesis draw per choice: a draw costs Hypothesis
+~30 microseconds of bookkeeping, and a case has about fifteen choices. Byte 0
+always picks the simplest option (no extreme values, one-hot targets, the option
+left at its default, the smallest size), so shrinking a byte string towards zero
+bytes shrinks a counterexample towards the simplest case that still fails, and
+drops every extreme the failure does not need.
+
+What the stream reaches, with the probability of each kind of case, is
+docs/strategies-audit.md (generated from :mod:`conformance.audit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from conformance.case import Case, validate_case
+from conformance.case import Case
+from conformance.defaults import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_WIDTH,
+    USUAL_MAX_BATCH,
+    USUAL_MAX_DEPTH,
+)
+from conformance.generators import (
+    LARGE_VALUE_MODES,
+    LOSS_OUTPUTS,
+    MARGINS,
+    NEGATIVE_SLOPES,
+    TARGET_KINDS,
+    check_names,
+    check_range,
+    fill_case,
+    large_value_sites,
+)
 from contract import ACTIVATIONS, DTYPES, REDUCTIONS, TRAINABLE_ACTIVATIONS
 from contract import LOSSES as LOSS_FACTS
 from contract import V1_LOSSES as LOSSES
-from references.numeric_network import run as reference_forward
-from references.parsed_case import parse_case
-
-KINKED_ACTIVATIONS = tuple(name for name, facts in ACTIVATIONS.items() if facts.kink)
-
-PROBABILITY_OUTPUTS = tuple(name for name, facts in ACTIVATIONS.items() if facts.probabilities)
-"""Last-layer activations whose outputs lie in (0, 1), as bce and cross_entropy need."""
-
-LOSS_OUTPUTS: dict[str, tuple[str, ...]] = {
-    name: PROBABILITY_OUTPUTS for name in LOSSES if LOSS_FACTS[name].needs_probabilities
-}
-"""Losses that constrain the last layer's activation; the others take any output."""
-
-KINK_CLEARANCE = 1e-2
-"""How far (in units of the pre-activation) a relu input or hinge margin stays from
-its kink. Numeric steps are at most ~1e-3 of order-1 values, so 1e-2 keeps every
-finite difference on one side of the kink."""
-
-LARGE_LOGIT = 1000.0
-"""The documents' overflow example: e^1000 (document 001)."""
-
-NEGATIVE_SLOPES = (None, 0.1, 0.2, 0.3)
-"""leaky_relu slopes a layer is drawn with (None: the option left out, default 0.01).
-Mostly explicit ones: an implementation that drops the option is wrong only where one
-is given, and the mutation self-test (conformance.mutation.catalogue) needs it given often."""
-
-MARGINS = (None, 0.5, 2.0)
-"""hinge margins a loss is drawn with (None: the option left out, default 1); mostly
-explicit ones, for the same reason as NEGATIVE_SLOPES."""
-
 
 T = TypeVar("T")
+
+RARE_BYTES = 32
+"""Of the 256 values of a size byte, the top RARE_BYTES (1 in 8) pick the rare, larger
+sizes above the usual range."""
+
+L2_VALUES = (0.0, 0.0, 0.1, 0.5)
+"""The l2 values a case is drawn with: half the cases without the L2 term, half with."""
+
+LARGE_VALUE_CHOICES = ("off",) * 5 + ("shared", "per_row", "per_row")
+"""Extreme values (LARGE_VALUE_MODES) in 3 of 8 cases that have a site for them: a
+steady minority that every overflow bug meets within a few hundred cases. Per-row ones
+take two of the three (they need a batch, and they are the only ones that tell a
+row's log-sum-exp from one shifted by the batch's maximum)."""
+
+CASE_BYTES = 9
+"""Bytes a case reads after its architecture: dtype, batch size, kind of targets, extreme
+values, four for the seed, l2."""
 
 
 class Choices:
@@ -89,6 +97,18 @@ class Choices:
         """An integer in [low, high]."""
         return low + self._byte() * (high - low + 1) // 256
 
+    def size(self, low: int, usual: int, high: int) -> int:
+        """An integer in [low, high]: in [low, min(usual, high)] for the first 256 -
+        RARE_BYTES byte values, above ``usual`` for the rest (when high > usual)."""
+        byte = self._byte()
+        usual = max(low, min(usual, high))
+        if high == usual:
+            return low + byte * (usual - low + 1) // 256
+        common = 256 - RARE_BYTES
+        if byte < common:
+            return low + byte * (usual - low + 1) // common
+        return usual + 1 + (byte - common) * (high - usual) // RARE_BYTES
+
     def pick(self, options: Sequence[T]) -> T:
         """One of ``options``, the first for byte 0."""
         return options[self.integer(0, len(options) - 1)]
@@ -105,85 +125,47 @@ def _choices(count: int) -> st.SearchStrategy[bytes]:
     return st.binary(min_size=count, max_size=count)
 
 
-def _check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
-    from conformance.case import suggest
-
-    names = tuple(names)
-    if not names:
-        raise InvalidArgument(f"{argument}= must name at least one of: {', '.join(allowed)}")
-    for name in names:
-        if name not in allowed:
-            raise InvalidArgument(
-                f"{argument}= contains unknown name {name!r}{suggest(name, allowed)}; "
-                f"expected names from: {', '.join(allowed)}"
-            )
-    return names
-
-
-def _check_range(argument: str, low: int, high: int, *, minimum: int) -> None:
-    if low < minimum or high < low:
-        raise InvalidArgument(
-            f"{argument}: need {minimum} <= min_{argument} <= max_{argument}, got {low} and {high}"
-        )
-
-
-def architectures(
-    *,
-    min_depth: int = 1,
-    max_depth: int = 3,
-    min_width: int = 1,
-    max_width: int = 6,
-    activations: Sequence[str] = TRAINABLE_ACTIVATIONS,
-    losses: Sequence[str] = tuple(LOSSES),
-    reductions: Sequence[str] = REDUCTIONS,
-) -> st.SearchStrategy[dict[str, Any]]:
-    """Layer specs and a loss spec: ``{"layers": [...], "loss": {...}}``.
-
-    The loss is drawn first; bce and cross_entropy then get a last layer whose
-    outputs are probabilities (sigmoid or softmax). Layers are square or not as
-    the widths fall; widths of the output layer are at least 2 for losses that
-    compare classes.
-    """
-    _check_range("depth", min_depth, max_depth, minimum=1)
-    _check_range("width", min_width, max_width, minimum=1)
-    activations = _check_names("activations", activations, TRAINABLE_ACTIVATIONS)
-    losses = _check_names("losses", losses, tuple(LOSSES))
-    reductions = _check_names("reductions", reductions, REDUCTIONS)
-    for loss_name in losses:
-        needed = LOSS_OUTPUTS.get(loss_name, activations)
-        if not any(a in needed for a in activations):
-            raise InvalidArgument(
-                f"loss {loss_name!r} needs a last activation in {', '.join(needed)} "
-                f"(its inputs are probabilities), but activations={list(activations)!r}; "
-                f"add one of them or drop {loss_name!r}"
-            )
-    space = ArchitectureSpace(
-        min_depth=min_depth,
-        max_depth=max_depth,
-        min_width=min_width,
-        max_width=max_width,
-        activations=activations,
-        losses=losses,
-        reductions=reductions,
-    )
-    strategy = _choices(space.byte_count).map(lambda data: space.build(Choices(data)))
-    # cases() reads the space from the strategy, to draw an architecture and its case
-    # in one go (see cases()).
-    strategy.architecture_space = space  # type: ignore[attr-defined]
-    return strategy
-
-
 @dataclass(frozen=True)
 class ArchitectureSpace:
     """The options of ``architectures()``, and how to read one architecture from bytes."""
 
-    min_depth: int
-    max_depth: int
-    min_width: int
-    max_width: int
-    activations: tuple[str, ...]
-    losses: tuple[str, ...]
-    reductions: tuple[str, ...]
+    min_depth: int = 1
+    max_depth: int = DEFAULT_MAX_DEPTH
+    min_width: int = 1
+    max_width: int = DEFAULT_MAX_WIDTH
+    activations: tuple[str, ...] = TRAINABLE_ACTIVATIONS
+    losses: tuple[str, ...] = tuple(LOSSES)
+    reductions: tuple[str, ...] = REDUCTIONS
+
+    def __post_init__(self) -> None:
+        check_range("depth", self.min_depth, self.max_depth, minimum=1)
+        check_range("width", self.min_width, self.max_width, minimum=1)
+        object.__setattr__(
+            self, "activations", check_names("activations", self.activations, TRAINABLE_ACTIVATIONS)
+        )
+        object.__setattr__(self, "losses", check_names("losses", self.losses, tuple(LOSSES)))
+        object.__setattr__(
+            self, "reductions", check_names("reductions", self.reductions, REDUCTIONS)
+        )
+        for loss_name in self.losses:
+            needed = LOSS_OUTPUTS.get(loss_name, self.activations)
+            if not any(a in needed for a in self.activations):
+                raise InvalidArgument(
+                    f"loss {loss_name!r} needs a last activation in {', '.join(needed)} "
+                    f"(its inputs are probabilities), but activations={list(self.activations)!r}; "
+                    f"add one of them or drop {loss_name!r}"
+                )
+
+    def __repr__(self) -> str:
+        changed = [
+            f"{name}={getattr(self, name)!r}"
+            for name, field in self.__dataclass_fields__.items()
+            if getattr(self, name) != field.default
+        ]
+        return f"ArchitectureSpace({', '.join(changed)})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))  # how Hypothesis prints it in a strategy's repr
 
     @property
     def byte_count(self) -> int:
@@ -193,270 +175,181 @@ class ArchitectureSpace:
 
     def build(self, choices: Choices) -> dict[str, Any]:
         """One architecture, reading exactly ``byte_count`` bytes of ``choices``."""
-        return _build_architecture(choices, **self.__dict__)
-
-
-def _build_architecture(
-    choices: Choices,
-    *,
-    min_depth: int,
-    max_depth: int,
-    min_width: int,
-    max_width: int,
-    activations: tuple[str, ...],
-    losses: tuple[str, ...],
-    reductions: tuple[str, ...],
-) -> dict[str, Any]:
-    loss_name = choices.pick(losses)
-    depth = choices.integer(min_depth, max_depth)
-    loss: dict[str, Any] = {"name": loss_name, "reduction": choices.pick(reductions)}
-    margin = choices.pick(MARGINS)
-    if loss_name == "hinge" and margin is not None:
-        loss["margin"] = margin
-    widths = [choices.integer(min_width, max_width) for _ in range(max_depth + 1)][: depth + 1]
-    if LOSS_FACTS[loss_name].compares_classes:
-        widths[-1] = max(widths[-1], 2, min_width)
-    last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
-    layers = []
-    for index in range(depth):
-        name = choices.pick(last_choices if index == depth - 1 else activations)
-        layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1], "activation": name}
-        slope = choices.pick(NEGATIVE_SLOPES)
-        if name == "leaky_relu" and slope is not None:
-            layer["negative_slope"] = slope
-        layers.append(layer)
-    return {"layers": layers, "loss": loss}
-
-
-def _targets(
-    rng: np.random.Generator, loss: str, last_activation: str, shape: tuple[int, int], one_hot: bool
-) -> np.ndarray:
-    count, width = shape
-    if loss in ("cross_entropy", "softmax_cross_entropy", "hinge") or (
-        loss == "bce" and last_activation == "softmax"
-    ):
-        if one_hot:
-            return np.eye(width)[rng.integers(0, width, size=count)]
-        return rng.dirichlet(np.ones(width), size=count)
-    if loss == "bce" or last_activation in PROBABILITY_OUTPUTS:
-        return rng.integers(0, 2, size=shape).astype(float) if one_hot else rng.uniform(0, 1, shape)
-    return rng.normal(0, 1, size=shape)
-
-
-SATURATION_MARGIN = {"float64": 1e-4, "float32": 0.05}
-"""Probabilities fed to bce or cross_entropy stay this far from 0 and 1: at a
-saturated output the log blows up and every gradient is noise. float32 needs more
-room: bce's gradient carries 1 / (y (1 - y)) and cross-entropy's 1 / y, which
-amplify float32's rounding of 1 - y (relative 6e-8 / (1 - y)); at y = 0.987 a
-correct float32 gradient entry was 5e-4 off the exact one (a float32 check cannot
-be honest there), while at 0.05 the amplification stays below 20."""
-
-
-def _well_conditioned(case: Case) -> bool:
-    """True when no relu/leaky_relu pre-activation or hinge margin is near its kink
-    and no probability given to a log-loss is saturated.
-
-    The forward pass is the numeric reference's own (plain numpy, in float64), not
-    impl's: the code under test must not shape its own test data."""
-    parsed = parse_case(case, dtype=np.float64)
-    with np.errstate(all="ignore"):  # a saturated log-loss is rejected below, not warned of
-        computed = reference_forward(
-            parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets
-        )
-    y = computed.outputs
-    if case["loss"]["name"] in LOSS_OUTPUTS:
-        if min(y.min(), (1 - y).min()) < SATURATION_MARGIN[case["dtype"]]:
-            return False
-    for distance in computed.kinks.values():
-        # relu/leaky_relu pre-activations (index >= 0) and hinge margins (index -1; NaN
-        # for the correct class, which has no kink)
-        if np.nanmin(np.abs(distance), initial=np.inf) < KINK_CLEARANCE:
-            return False
-    if case["loss"]["name"] == "hinge":
-        t = case["targets"]
-        top = np.sort(t, axis=1)  # a tie for argmax t would make the class ambiguous
-        if t.shape[1] > 1 and (top[:, -1] - top[:, -2]).min() < KINK_CLEARANCE:
-            return False
-    return True
-
-
-def _draw_params(rng: np.random.Generator, layers: Sequence[dict[str, Any]]) -> list[dict]:
-    """W ~ N(0, 1/fan_in) (pre-activations of order 1), b ~ N(0, 0.5^2), layer by layer."""
-    params = []
-    for layer in layers:
-        scale = 1.0 / np.sqrt(layer["in"])
-        params.append(
-            {
-                "W": rng.normal(0, scale, size=(layer["out"], layer["in"])),
-                "b": rng.normal(0, 0.5, size=layer["out"]),
+        loss_name = choices.pick(self.losses)
+        depth = choices.size(self.min_depth, USUAL_MAX_DEPTH, self.max_depth)
+        loss: dict[str, Any] = {"name": loss_name, "reduction": choices.pick(self.reductions)}
+        margin = choices.pick(MARGINS)
+        if loss_name == "hinge" and margin is not None:
+            loss["margin"] = margin
+        widths = [
+            choices.integer(self.min_width, self.max_width) for _ in range(self.max_depth + 1)
+        ][: depth + 1]
+        if LOSS_FACTS[loss_name].compares_classes:
+            widths[-1] = max(widths[-1], 2, self.min_width)
+        needed = LOSS_OUTPUTS.get(loss_name, self.activations)
+        last_choices = [a for a in self.activations if a in needed]
+        layers = []
+        for index in range(self.max_depth):
+            name = choices.pick(last_choices if index == depth - 1 else self.activations)
+            slope = choices.pick(NEGATIVE_SLOPES)
+            if index >= depth:
+                continue  # the bytes of layers past the depth are read and ignored
+            layer: dict[str, Any] = {
+                "in": widths[index],
+                "out": widths[index + 1],
+                "activation": name,
             }
-        )
-    return params
+            if name == "leaky_relu" and slope is not None:
+                layer["negative_slope"] = slope
+            layers.append(layer)
+        return {"layers": layers, "loss": loss}
 
 
-def initial_params(layers: Sequence[dict[str, Any]], *, seed: int) -> list[dict[str, np.ndarray]]:
-    """Starting parameters for ``layers`` (float64), drawn as ``fill_case`` draws them.
-
-    For training a network on data that comes from elsewhere (the demo's points).
-    """
-    return _draw_params(np.random.default_rng(seed), layers)
-
-
-def fill_case(
-    architecture: dict[str, Any],
+def _drawn_architecture(
+    draw: st.DrawFn,
     *,
-    seed: int,
-    batch_size: int,
-    dtype: str = "float64",
-    l2: float = 0.0,
-    one_hot: bool = True,
-    large_logits: bool = False,
-    attempts: int = 20,
-) -> Case | None:
-    """A validated case for ``architecture`` with values from ``default_rng(seed)``.
+    min_depth: int = 1,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    min_width: int = 1,
+    max_width: int = DEFAULT_MAX_WIDTH,
+    activations: Sequence[str] = TRAINABLE_ACTIVATIONS,
+    losses: Sequence[str] = tuple(LOSSES),
+    reductions: Sequence[str] = REDUCTIONS,
+) -> dict[str, Any]:
+    space = ArchitectureSpace(
+        min_depth, max_depth, min_width, max_width, tuple(activations), tuple(losses),
+        tuple(reductions),
+    )  # fmt: skip
+    return space.build(Choices(draw(_choices(space.byte_count))))
 
-    Returns None when ``attempts`` draws all land too close to a kink.
+
+# Hypothesis shows a composite strategy as its function's name and the arguments given
+# to it: named so, a failing test reports ``architectures(max_depth=5)``.
+_drawn_architecture.__name__ = _drawn_architecture.__qualname__ = "architectures"
+_architectures = st.composite(_drawn_architecture)
+
+
+def architectures(
+    *,
+    min_depth: int = 1,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    min_width: int = 1,
+    max_width: int = DEFAULT_MAX_WIDTH,
+    activations: Sequence[str] = TRAINABLE_ACTIVATIONS,
+    losses: Sequence[str] = tuple(LOSSES),
+    reductions: Sequence[str] = REDUCTIONS,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Layer specs and a loss spec: ``{"layers": [...], "loss": {...}}``.
+
+    The loss is drawn first; bce and cross_entropy then get a last layer whose
+    outputs are probabilities (sigmoid or softmax). Depths up to ``USUAL_MAX_DEPTH``
+    make 7 in 8 draws, deeper ones (to ``max_depth``) the rest. Layers are square or
+    not as the widths fall; the output layer has at least 2 units for losses that
+    compare classes. Bad options raise InvalidArgument here, naming the option.
     """
-    rng = np.random.default_rng(seed)
-    layers = architecture["layers"]
-    loss = architecture["loss"]
-    for _ in range(attempts):
-        params = _draw_params(rng, layers)
-        large_outputs = _add_large_logits(rng, architecture, params) if large_logits else []
-        raw = {
-            "format": "backprop-case/1",
-            "name": f"random seed={seed}",
-            "dtype": dtype,
-            "layers": layers,
-            "params": params,
-            "loss": loss,
-            "l2": l2,
-            "inputs": rng.normal(0, 1, size=(batch_size, layers[0]["in"])),
-            "targets": _targets(
-                rng,
-                loss["name"],
-                layers[-1]["activation"],
-                (batch_size, layers[-1]["out"]),
-                one_hot,
-            ),
-        }
-        for unit in large_outputs:  # a regression target as large as its output
-            raw["targets"][:, unit] += LARGE_LOGIT
-        case = validate_case(raw)
-        if _well_conditioned(case):
-            return case
-    return None
+    ArchitectureSpace(
+        min_depth, max_depth, min_width, max_width, tuple(activations), tuple(losses),
+        tuple(reductions),
+    )  # fmt: skip
+    options: dict[str, Any] = {}
+    for name, value, default in (
+        ("min_depth", min_depth, 1),
+        ("max_depth", max_depth, DEFAULT_MAX_DEPTH),
+        ("min_width", min_width, 1),
+        ("max_width", max_width, DEFAULT_MAX_WIDTH),
+        ("activations", tuple(activations), TRAINABLE_ACTIVATIONS),
+        ("losses", tuple(losses), tuple(LOSSES)),
+        ("reductions", tuple(reductions), REDUCTIONS),
+    ):
+        if value != default:  # only what was asked for shows in the strategy's repr
+            options[name] = value
+    return _architectures(**options)
 
 
-SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
-"""Activations that saturate at exactly 1 (in float64) for a pre-activation near 1000."""
-
-SATURATING_LOSSES = ("half_sse", "mse", "hinge", "softmax_cross_entropy")
-"""Losses that stay finite when an output saturates at exactly 1 (no log of 1 - y)."""
-
-SHIFTING_ACTIVATIONS = ("identity", "relu", "leaky_relu", "softplus")
-"""Output activations that pass a pre-activation near 1000 on as a number near 1000 (no
-saturation): softmax_cross_entropy of such logits is well conditioned, and only a
-log-sum-exp that subtracts the maximum computes it without overflow."""
-
-
-def _large_logit_sites(architecture: dict[str, Any]) -> list[tuple[int, str]]:
-    """Where a bias near ``LARGE_LOGIT`` makes a valid, well-conditioned case that only a
-    numerically stable implementation computes: (layer index, "all" or "one" unit).
-
-    - every softmax layer, all units: softmax is shift-invariant, nothing changes but
-      the size of the numbers (the documents' e^1000);
-    - the logits under softmax_cross_entropy, all units, when the last activation
-      passes them on unsaturated (the loss is shift-invariant);
-    - one unit of a sigmoid or tanh layer, hidden or last (unless the loss takes the log
-      of a saturated output): the unit saturates at exactly 1, as dead units do;
-    - one unit of a softplus output layer: it outputs z itself (log1p(e^-1000) is 0).
-      Under half_sse or mse its target is moved by the same amount (see
-      :func:`_add_large_logits`): a loss near 1000^2 would bury every other term in
-      rounding and leave numeric differences no digits to compare.
-    """
-    layers = architecture["layers"]
-    loss = architecture["loss"]["name"]
-    sites = []
-    for index, layer in enumerate(layers):
-        last = index == len(layers) - 1
-        activation = layer["activation"]
-        shifts = activation == "softmax" or (
-            last and loss == "softmax_cross_entropy" and activation in SHIFTING_ACTIVATIONS
-        )
-        saturates = activation in SATURATING_ACTIVATIONS and (not last or loss in SATURATING_LOSSES)
-        if shifts:
-            sites.append((index, "all"))
-        elif saturates or (last and activation == "softplus"):
-            sites.append((index, "one"))
-    return sites
+def _drawn_case(
+    draw: st.DrawFn,
+    *,
+    architectures: ArchitectureSpace | st.SearchStrategy[dict[str, Any]] | None = None,
+    dtypes: Sequence[str] = tuple(DTYPES),
+    min_batch: int = 1,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    l2: st.SearchStrategy[float] | None = None,
+    large_values: bool = True,
+) -> Case:
+    if architectures is None or isinstance(architectures, ArchitectureSpace):
+        # One draw for the architecture and the case: Hypothesis draws every byte string
+        # after the first of an example as all zeros about one time in four (measured:
+        # 25% of such cases were the simplest case), and each draw costs bookkeeping.
+        space = architectures or ArchitectureSpace()
+        choices = Choices(draw(_choices(space.byte_count + CASE_BYTES)))
+        architecture = space.build(choices)
+    else:
+        architecture = draw(architectures)
+        choices = Choices(draw(_choices(CASE_BYTES)))
+    dtype = choices.pick(tuple(dtypes))
+    batch_size = choices.size(min_batch, USUAL_MAX_BATCH, max_batch)
+    target_kind = choices.pick(TARGET_KINDS)
+    mode = choices.pick(LARGE_VALUE_CHOICES)
+    seed = choices.seed()
+    l2_value = choices.pick(L2_VALUES) if l2 is None else draw(l2)
+    if not large_values or not large_value_sites(architecture, dtype):
+        mode = LARGE_VALUE_MODES[0]
+    case = fill_case(
+        architecture,
+        seed=seed,
+        batch_size=batch_size,
+        dtype=dtype,
+        l2=l2_value,
+        targets=target_kind,
+        large_values=mode,
+    )
+    assume(case is not None)
+    assert case is not None
+    return case
 
 
-def _add_large_logits(
-    rng: np.random.Generator, architecture: dict[str, Any], params: list[dict[str, np.ndarray]]
-) -> list[int]:
-    """Move biases near ``LARGE_LOGIT`` at every site :func:`_large_logit_sites` names.
-
-    Returns the output units whose targets must move with them: a large softplus
-    output under half_sse or mse."""
-    layers = architecture["layers"]
-    large_outputs = []
-    for index, units in _large_logit_sites(architecture):
-        b = params[index]["b"].copy()
-        if units == "all":
-            b += LARGE_LOGIT
-        else:
-            unit = int(rng.integers(0, len(b)))
-            b[unit] += LARGE_LOGIT
-            if (
-                index == len(layers) - 1
-                and layers[index]["activation"] == "softplus"
-                and architecture["loss"]["name"] in ("half_sse", "mse")
-            ):
-                large_outputs.append(unit)
-        params[index]["b"] = b
-    return large_outputs
+_drawn_case.__name__ = _drawn_case.__qualname__ = "cases"  # shown as ``cases(...)``
+_cases = st.composite(_drawn_case)
 
 
 def cases(
     *,
-    architectures: st.SearchStrategy[dict[str, Any]] | None = None,
+    architectures: ArchitectureSpace | st.SearchStrategy[dict[str, Any]] | None = None,
     dtypes: Sequence[str] = tuple(DTYPES),
     min_batch: int = 1,
-    max_batch: int = 4,
+    max_batch: int = DEFAULT_MAX_BATCH,
     l2: st.SearchStrategy[float] | None = None,
-    large_logits: bool = True,
+    large_values: bool = True,
 ) -> st.SearchStrategy[Case]:
     """A full, validated case (numpy arrays in its dtype).
 
-    ``large_logits`` gives about 3 in 5 float64 cases biases near 1000 where that keeps the
-    case valid (see ``_large_logit_sites``): softmax layers and the logits under
-    softmax_cross_entropy (the documents' e^1000 example: a stable softmax passes, an
-    unstable one overflows), one saturated unit of a sigmoid or tanh layer (e^z / (1 + e^z)
-    overflows to NaN there) and one large output of a softplus layer.
+    ``architectures`` is an :class:`ArchitectureSpace` (default: every option at its
+    default), whose architecture is read from the same byte string as the case's own
+    choices, or any strategy of architectures (``architectures()``, ``st.just(...)``),
+    drawn on its own first.
+
+    Batch sizes up to ``USUAL_MAX_BATCH`` make 7 in 8 draws, larger ones (to
+    ``max_batch``) the rest. Targets are one-hot, soft or no distribution
+    (``generators.TARGET_KINDS``). ``large_values`` gives 3 in 8 cases that have a site
+    for them (``generators.large_value_sites``) pre-activations of +-1000 (float64) or
+    +-100 (float32, saturating units only), shared by the batch or different in every
+    row (float64 only). ``l2`` draws the L2
+    strength (default: ``L2_VALUES``). Bad options raise InvalidArgument here.
     """
-    dtypes = _check_names("dtypes", dtypes, tuple(DTYPES))
-    _check_range("batch", min_batch, max_batch, minimum=1)
-    strategy = architectures if architectures is not None else _default_architectures()
-    space = getattr(strategy, "architecture_space", None)
-    if space is not None and l2 is None:
-        # One Hypothesis draw for the architecture and the case: each draw costs
-        # Hypothesis ~0.25 ms of bookkeeping, a fifth of checking a case.
-        return _cases_in_one_draw(
-            space=space,
-            dtypes=dtypes,
-            min_batch=min_batch,
-            max_batch=max_batch,
-            large_logits=large_logits,
-        )
-    return _cases(
-        architectures=architectures if architectures is not None else _default_architectures(),
-        dtypes=dtypes,
-        min_batch=min_batch,
-        max_batch=max_batch,
-        l2=l2 if l2 is not None else st.sampled_from(L2_VALUES),
-        large_logits=large_logits,
-    )
+    dtypes = check_names("dtypes", dtypes, tuple(DTYPES))
+    check_range("batch", min_batch, max_batch, minimum=1)
+    options: dict[str, Any] = {}
+    for name, value, default in (
+        ("architectures", architectures, None),
+        ("dtypes", dtypes, tuple(DTYPES)),
+        ("min_batch", min_batch, 1),
+        ("max_batch", max_batch, DEFAULT_MAX_BATCH),
+        ("l2", l2, None),
+        ("large_values", large_values, True),
+    ):
+        if value != default:  # only what was asked for shows in the strategy's repr
+            options[name] = value
+    return _cases(**options)
 
 
 def case_stream(
@@ -464,9 +357,9 @@ def case_stream(
     activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
     dtypes: Sequence[str] | None = None,
-    max_depth: int = 3,
-    max_width: int = 6,
-    max_batch: int = 4,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_width: int = DEFAULT_MAX_WIDTH,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> st.SearchStrategy[Case]:
     """The stream ``check`` draws from, narrowed by the same filters as its options
     (None: every name). A name with no derivative (``step``) is refused by name."""
@@ -476,230 +369,12 @@ def case_stream(
                 f"activations: {name!r} has no useful derivative and cannot be checked"
             )
     return cases(
-        architectures=architectures(
+        architectures=ArchitectureSpace(
             max_depth=max_depth,
             max_width=max_width,
-            activations=activations or TRAINABLE_ACTIVATIONS,
-            losses=losses or tuple(LOSSES),
+            activations=tuple(activations or TRAINABLE_ACTIVATIONS),
+            losses=tuple(losses or LOSSES),
         ),
         dtypes=dtypes or tuple(DTYPES),
         max_batch=max_batch,
     )
-
-
-L2_VALUES = (0.0, 0.0, 0.1, 0.5)
-"""The default l2 values: half the cases without the L2 term, half with."""
-
-CASE_BYTES = 9
-"""Bytes a case reads after its architecture: dtype, batch size, one-hot, large
-logits, four for the seed, l2."""
-
-
-@st.composite
-def _cases_in_one_draw(
-    draw: st.DrawFn,
-    *,
-    space: ArchitectureSpace,
-    dtypes: tuple[str, ...],
-    min_batch: int,
-    max_batch: int,
-    large_logits: bool,
-) -> Case:
-    choices = Choices(draw(_choices(space.byte_count + CASE_BYTES)))
-    architecture = space.build(choices)
-    case = _fill_from_choices(
-        choices,
-        architecture,
-        dtypes=dtypes,
-        min_batch=min_batch,
-        max_batch=max_batch,
-        l2=choices.pick(L2_VALUES),
-        large_logits=large_logits,
-    )
-    assume(case is not None)
-    assert case is not None
-    return case
-
-
-def _fill_from_choices(
-    choices: Choices,
-    architecture: dict[str, Any],
-    *,
-    dtypes: tuple[str, ...],
-    min_batch: int,
-    max_batch: int,
-    l2: float,
-    large_logits: bool,
-) -> Case | None:
-    """The case's own choices (dtype, batch, one-hot, large logits, seed), then its values."""
-    dtype = choices.pick(dtypes)
-    batch_size = choices.integer(min_batch, max_batch)
-    one_hot = choices.flag()
-    wants_large = (
-        large_logits
-        and dtype == "float64"
-        and bool(_large_logit_sites(architecture))
-        and choices.integer(0, 4) < 3
-    )
-    return fill_case(
-        architecture,
-        seed=choices.seed(),
-        batch_size=batch_size,
-        dtype=dtype,
-        l2=l2,
-        one_hot=one_hot,
-        large_logits=wants_large,
-    )
-
-
-@st.composite
-def _cases(
-    draw: st.DrawFn,
-    *,
-    architectures: st.SearchStrategy[dict[str, Any]],
-    dtypes: tuple[str, ...],
-    min_batch: int,
-    max_batch: int,
-    l2: st.SearchStrategy[float],
-    large_logits: bool,
-) -> Case:
-    architecture = draw(architectures)
-    l2_value = draw(l2)
-    # A byte string, like the architecture's: an integer's leading bytes would mostly be
-    # zero (Hypothesis favours small integers), pinning dtype and batch to their first
-    # options in almost every case.
-    choices = Choices(draw(_choices(CASE_BYTES - 1)))
-    case = _fill_from_choices(
-        choices,
-        architecture,
-        dtypes=dtypes,
-        min_batch=min_batch,
-        max_batch=max_batch,
-        l2=l2_value,
-        large_logits=large_logits,
-    )
-    assume(case is not None)
-    assert case is not None
-    return case
-
-
-def _default_architectures() -> st.SearchStrategy[dict[str, Any]]:
-    return architectures()
-
-
-SMOOTH_ACTIVATIONS: tuple[str, ...] = tuple(
-    name for name in TRAINABLE_ACTIVATIONS if name not in KINKED_ACTIVATIONS
-)
-"""Activations with a derivative everywhere. Training trajectories use only these: a
-relu unit whose input crosses 0 between two nearly equal trajectories would make
-their gradients jump apart, a difference that is no bug of either optimizer."""
-
-SMOOTH_LOSSES: tuple[str, ...] = tuple(name for name in LOSSES if not LOSS_FACTS[name].kink)
-"""Losses with a derivative everywhere (hinge has a kink at its margin)."""
-
-
-def seeded_architecture(
-    seed: int,
-    *,
-    min_depth: int = 1,
-    max_depth: int = 3,
-    min_width: int = 2,
-    max_width: int = 6,
-    activations: Sequence[str] = SMOOTH_ACTIVATIONS,
-    losses: Sequence[str] = SMOOTH_LOSSES,
-    reduction: str = "mean",
-) -> dict[str, Any]:
-    """An architecture like ``architectures()`` draws, chosen by ``default_rng(seed)``.
-
-    For commands (``train-check``) that need one reproducible random network from
-    a seed, outside a Hypothesis test. The rules are those of ``architectures()``:
-    bce and cross_entropy get a probability output layer, class losses at least two
-    outputs. ``reduction`` defaults to mean, so that gradient sizes, and with them
-    sensible learning rates, do not depend on the batch size.
-    """
-    _check_range("depth", min_depth, max_depth, minimum=1)
-    _check_range("width", min_width, max_width, minimum=1)
-    activations = _check_names("activations", activations, TRAINABLE_ACTIVATIONS)
-    losses = _check_names("losses", losses, tuple(LOSSES))
-    _check_names("reduction", (reduction,), REDUCTIONS)
-    rng = np.random.default_rng(seed)
-    loss_name = str(rng.choice(losses))
-    last_choices = [a for a in activations if a in LOSS_OUTPUTS.get(loss_name, activations)]
-    if not last_choices:
-        raise InvalidArgument(
-            f"loss {loss_name!r} needs a last activation in {LOSS_OUTPUTS[loss_name]}, "
-            f"but activations={activations!r}"
-        )
-    depth = int(rng.integers(min_depth, max_depth + 1))
-    widths = [int(rng.integers(min_width, max_width + 1)) for _ in range(depth + 1)]
-    if LOSS_FACTS[loss_name].compares_classes:
-        widths[-1] = max(widths[-1], 2, min_width)
-    layers = []
-    for index in range(depth):
-        choices = last_choices if index == depth - 1 else list(activations)
-        layers.append(
-            {"in": widths[index], "out": widths[index + 1], "activation": str(rng.choice(choices))}
-        )
-    return {"layers": layers, "loss": {"name": loss_name, "reduction": reduction}}
-
-
-def fixed_targets(loss: str, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Random, non-symmetric targets that suit ``loss``.
-
-    softmax_cross_entropy and cross_entropy get unnormalised positive targets, so
-    that the sum(t) factor of the gradient softmax(y) sum(t) - t is exercised.
-    """
-    if loss == "bce":
-        return rng.uniform(0.05, 0.95, shape)
-    if loss in ("cross_entropy", "softmax_cross_entropy"):
-        return rng.uniform(0.1, 1.0, shape)
-    return rng.normal(0, 1, shape)
-
-
-def fixed_case(
-    activations: Sequence[str],
-    loss: str,
-    *,
-    widths: Sequence[int],
-    seed: int,
-    dtype: str = "float64",
-    batch: int = 3,
-    reduction: str = "sum",
-    l2: float = 0.0,
-    layer_options: Mapping[str, float] | None = None,
-    loss_options: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
-    """A case of a given architecture, not drawn by Hypothesis: for tests that pin an
-    architecture (each activation and loss in turn). W ~ N(0, 1/fan_in), b ~ N(0, 0.25),
-    inputs ~ N(0, 1), arrays in ``dtype``, values from ``default_rng(seed)``; not
-    validated (a test may want a case at a kink).
-
-    ``layer_options`` (e.g. negative_slope) is given to every layer whose activation
-    takes it.
-    """
-    rng = np.random.default_rng(seed)
-    cast = np.dtype(dtype)
-    layers, params = [], []
-    for index, activation in enumerate(activations):
-        layer: dict[str, Any] = {"in": widths[index], "out": widths[index + 1]}
-        layer["activation"] = activation
-        if activation == "leaky_relu" and layer_options:
-            layer.update(layer_options)
-        layers.append(layer)
-        scale = 1 / np.sqrt(widths[index])
-        params.append(
-            {
-                "W": rng.normal(0, scale, (widths[index + 1], widths[index])).astype(cast),
-                "b": rng.normal(0, 0.5, widths[index + 1]).astype(cast),
-            }
-        )
-    return {
-        "format": "backprop-case/1",
-        "dtype": dtype,
-        "layers": layers,
-        "params": params,
-        "loss": {"name": loss, "reduction": reduction, **(loss_options or {})},
-        "l2": l2,
-        "inputs": rng.normal(0, 1, (batch, widths[0])).astype(cast),
-        "targets": fixed_targets(loss, rng, (batch, widths[-1])).astype(cast),
-    }

@@ -15,7 +15,15 @@ from conformance.cli.options import (
     shard,
 )
 from conformance.cli.options import seed as seed_option
-from conformance.defaults import DEFAULT_CASES, DEFAULT_FAILURES_DIR, DEFAULT_SEED, IMPL_SPEC
+from conformance.defaults import (
+    DEFAULT_CASES,
+    DEFAULT_FAILURES_DIR,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_WIDTH,
+    DEFAULT_SEED,
+    IMPL_SPEC,
+)
 from conformance.errors import BadInput
 from conformance.harness import run_check
 from conformance.verdict import Outputs, check_output_paths, conclude
@@ -58,9 +66,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "supports a subset",
     )
     parser.add_argument("--losses", metavar="NAMES", help="only these losses (comma-separated)")
-    parser.add_argument("--max-depth", type=positive_int, default=3, metavar="D")
-    parser.add_argument("--max-width", type=positive_int, default=6, metavar="W")
-    parser.add_argument("--max-batch", type=positive_int, default=4, metavar="N")
+    parser.add_argument(
+        "--max-depth",
+        type=positive_int,
+        default=DEFAULT_MAX_DEPTH,
+        metavar="D",
+        help=f"deepest network (default {DEFAULT_MAX_DEPTH}; depths above 3 in 1 case in 8)",
+    )
+    parser.add_argument(
+        "--max-width",
+        type=positive_int,
+        default=DEFAULT_MAX_WIDTH,
+        metavar="W",
+        help=f"widest layer (default {DEFAULT_MAX_WIDTH})",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=positive_int,
+        default=DEFAULT_MAX_BATCH,
+        metavar="N",
+        help=f"largest batch (default {DEFAULT_MAX_BATCH}; batches above 4 in 1 case in 8)",
+    )
     add_report_options(parser)
     parser.add_argument(
         "--save-failures",

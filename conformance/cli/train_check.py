@@ -238,7 +238,7 @@ def _case(args: argparse.Namespace) -> Case:
         if args.dtype and args.dtype != case["dtype"]:
             case = validate_case({**case, "dtype": args.dtype}, source=args.case)
         return case
-    from conformance.strategies import fill_case, seeded_architecture
+    from conformance.generators import fill_case, seeded_architecture
 
     random_case = fill_case(
         seeded_architecture(args.seed),

@@ -381,6 +381,56 @@ unstable_softplus = _mutant(
 )
 
 
+def _softplus_stable_above_only(z: Array) -> Array:
+    return z + np.log1p(np.exp(-z))  # the form for z > 0 used everywhere: e^-z overflows below
+
+
+softplus_overflows_below = _mutant(
+    "softplus_overflows_below",
+    "softplus as z + log(1 + e^-z), stable for z > 0 only: e^-z overflows for z < -709 "
+    "(float64), -88.7 (float32)",
+    **_activation("softplus", forward=_softplus_stable_above_only),
+)
+
+
+def _sigmoid_backward_from_exponentials(z: Array, a: Array, grad_a: Array) -> Array:
+    e = np.exp(-z)  # the textbook e^-z / (1 + e^-z)^2: inf / inf = NaN for z < -709
+    return grad_a * e / ((1 + e) * (1 + e))
+
+
+sigmoid_derivative_from_exponentials = _mutant(
+    "sigmoid_derivative_from_exponentials",
+    "sigmoid'(z) as e^-z / (1 + e^-z)^2: NaN where e^-z overflows (z < -709 in float64)",
+    **_activation("sigmoid", backward=_sigmoid_backward_from_exponentials),
+)
+
+
+def _sigmoid_guarded_for_float64(z: Array) -> Array:
+    e = np.exp(np.clip(z, -500, 500))  # clipped "against overflow": enough for float64 only
+    return e / (1 + e)
+
+
+sigmoid_overflow_guard_for_float64_only = _mutant(
+    "sigmoid_overflow_guard_for_float64_only",
+    "sigmoid as e^z / (1 + e^z), z clipped to +-500 against overflow: enough in float64, "
+    "not in float32 (e^89 = inf)",
+    **_activation("sigmoid", forward=_sigmoid_guarded_for_float64),
+)
+
+
+def _softmax_batch_max(z: Array) -> Array:
+    e = np.exp(z - z.max())  # the batch's maximum, not each row's: other rows underflow to 0
+    return e / e.sum(axis=1, keepdims=True)
+
+
+softmax_shifted_by_batch_max = _mutant(
+    "softmax_shifted_by_batch_max",
+    "softmax shifted by the batch's largest entry, not each row's: a row far below another "
+    "underflows to 0 / 0",
+    **_activation("softmax", forward=_softmax_batch_max),
+)
+
+
 # losses: gradients with a missing or extra factor --------------------------------------------
 half_sse_gradient_doubled = _mutant(
     "half_sse_gradient_doubled",
@@ -447,6 +497,31 @@ softmax_cross_entropy_unstable = _mutant(
     **_loss("softmax_cross_entropy", value=_unstable_softmax_cross_entropy),
 )
 
+softmax_cross_entropy_gradient_assumes_distribution = _mutant(
+    "softmax_cross_entropy_gradient_assumes_distribution",
+    "softmax_cross_entropy gradient softmax(y) - t, right only where a row of targets sums "
+    "to 1 (it is softmax(y) sum(t) - t)",
+    **_loss("softmax_cross_entropy", gradient=lambda y, t: ACTIVATIONS["softmax"].forward(y) - t),
+)
+
+
+def _log_softmax_batch_max(y: Array) -> Array:
+    shifted = y - y.max()  # log-sum-exp shifted by the batch's maximum, not the row's
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+softmax_cross_entropy_batch_max = _mutant(
+    "softmax_cross_entropy_batch_max",
+    "softmax_cross_entropy's log-sum-exp shifted by the batch's largest logit: a row far "
+    "below another gives log 0",
+    **_loss(
+        "softmax_cross_entropy",
+        value=lambda y, t: -(t * _log_softmax_batch_max(y)).sum(axis=1),
+        gradient=lambda y, t: np.exp(_log_softmax_batch_max(y)) * t.sum(axis=1, keepdims=True)
+        - t,
+    ),
+)
+
 
 # losses: hinge ------------------------------------------------------------------------------
 def _margins_with_correct_class(y: Array, t: Array, margin: float) -> tuple[Array, Array]:
@@ -494,6 +569,31 @@ hinge_correct_class_pushed_once = _mutant(
     "hinge_correct_class_pushed_once",
     "hinge gradient of the correct class -1 instead of -(number of violated margins)",
     **_loss("hinge", gradient=_hinge_gradient_correct_class_once),
+)
+
+def _hinge_margins_last_tie(y: Array, t: Array, margin: float) -> tuple[Array, Array]:
+    rows = np.arange(y.shape[0])
+    correct = t.shape[1] - 1 - t[:, ::-1].argmax(axis=1)  # the last of tied largest targets
+    margins = y - y[rows, correct][:, None] + margin
+    margins[rows, correct] = 0
+    return margins, correct
+
+
+def _hinge_last_tie(y: Array, t: Array, margin: float = DEFAULT_MARGIN) -> Array:
+    return np.maximum(_hinge_margins_last_tie(y, t, margin)[0], 0).sum(axis=1)
+
+
+def _hinge_gradient_last_tie(y: Array, t: Array, margin: float = DEFAULT_MARGIN) -> Array:
+    margins, correct = _hinge_margins_last_tie(y, t, margin)
+    active = (margins > 0).astype(y.dtype)
+    active[np.arange(y.shape[0]), correct] = -active.sum(axis=1)
+    return active
+
+
+hinge_class_is_last_tie = _mutant(
+    "hinge_class_is_last_tie",
+    "hinge takes the last of tied largest targets as the correct class, not the first",
+    **_loss("hinge", value=_hinge_last_tie, gradient=_hinge_gradient_last_tie),
 )
 
 hinge_margin_ignored = _mutant(
@@ -602,6 +702,26 @@ only_first_sample = _mutant(
     "only_first_sample",
     "W and b gradients from the first sample of the batch only (code written for one sample)",
     parameter_gradients=lambda delta, a_prev: (np.outer(delta[0], a_prev[0]), delta[0].copy()),
+)
+
+backward_unrolled_for_three_layers = _mutant(
+    "backward_unrolled_for_three_layers",
+    "backward pass unrolled for three layers (dW3, dW2, dW1): deeper layers and the input "
+    "gradient stay zero",
+    backward_order=lambda depth: range(depth - 1, max(depth - 4, -1), -1),
+)
+
+
+def _gradients_from_four_samples(delta: Array, a_prev: Array) -> tuple[Array, Array]:
+    kept = slice(0, 4)  # a buffer sized for the batch of 4 the author tested with
+    return delta[kept].T @ a_prev[kept], delta[kept].sum(axis=0)
+
+
+gradients_from_first_four_samples = _mutant(
+    "gradients_from_first_four_samples",
+    "W and b gradients accumulated in a buffer of four samples: samples past the fourth "
+    "are dropped",
+    parameter_gradients=_gradients_from_four_samples,
 )
 
 off_by_one_layer_loop = _mutant(

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from conformance.case import Case, validate_case
-from conformance.strategies import SMOOTH_ACTIVATIONS, initial_params
+from conformance.generators import SMOOTH_ACTIVATIONS, initial_params
 from conformance.training.datasets import (
     BLUE,
     RED,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from planted_optimizers import AdamWithoutBiasCorrection, SGDDecayingBiases
 
-from conformance.strategies import fill_case, seeded_architecture
+from conformance.generators import fill_case, seeded_architecture
 from conformance.tolerances import tolerance_for
 from conformance.training.trajectories import (
     OPTIMIZER_NAMES,
