@@ -40,9 +40,11 @@ def test_a_stream_of_one_architecture_compiles_once():
         {"reduction": "mean"},
         {"widths": (6, 2, 7)},
         {"batch": 1},
+        {"batch": 16},
+        {"activations": ("tanh",) * 7 + ("leaky_relu",), "widths": (3,) + (5,) * 7 + (2,)},
         {"activations": ("softmax", "sigmoid"), "loss": "bce"},
     ],
-    ids=["l2-off", "reduction", "widths", "batch", "activations-and-loss"],
+    ids=["l2-off", "reduction", "widths", "batch", "batch-16", "depth-8", "activations-and-loss"],
 )
 def test_a_small_case_of_another_architecture_reuses_the_padded_compilation(change):
     backend = JaxBackend()
@@ -58,8 +60,8 @@ def test_a_small_case_of_another_architecture_reuses_the_padded_compilation(chan
 
 @pytest.mark.parametrize(
     "change",
-    [{"dtype": "float32"}, {"batch": 5}, {"widths": (3, 9, 2)}],
-    ids=["dtype", "batch-past-4", "width-past-8"],
+    [{"dtype": "float32"}, {"batch": 17}, {"widths": (3, 9, 2)}],
+    ids=["dtype", "batch-past-16", "width-past-8"],
 )
 def test_a_new_padded_shape_compiles_again(change):
     backend = JaxBackend()
@@ -70,7 +72,7 @@ def test_a_new_padded_shape_compiles_again(change):
 
 
 def test_a_deeper_case_is_padded_with_identity_layers_that_change_nothing():
-    case = make_case(("tanh",) * 6, "mse", widths=(3, 4, 5, 4, 3, 2, 4), seed=5, l2=0.2)
+    case = make_case(("tanh",) * 9, "mse", widths=(3, 4, 5, 4, 3, 2, 4, 3, 5, 4), seed=5, l2=0.2)
     backend = JaxBackend()
     assert_results_close(
         backend.gradients(case), impl.gradients(case), TOLERANCES["float64"], label="jax"
@@ -79,7 +81,7 @@ def test_a_deeper_case_is_padded_with_identity_layers_that_change_nothing():
     assert_results_close(
         backend.gradients(shallow), impl.gradients(shallow), TOLERANCES["float64"], label="jax"
     )
-    assert backend.traces == 2  # depth 6 pads to 8, depth 1 to 4
+    assert backend.traces == 2  # depth 9 pads to 16, depth 1 to 8
 
 
 def test_a_large_case_compiles_for_its_own_architecture():
