@@ -61,6 +61,7 @@ class Facts:
 
     case: Case
     pre_activations: list[np.ndarray]  # z of every layer, (N, out)
+    outputs: np.ndarray  # y, (N, K)
     margins: np.ndarray | None  # hinge margins, NaN for the correct class
 
     @classmethod
@@ -77,7 +78,7 @@ class Facts:
             if parsed.loss.name == "hinge":
                 raw = hinge_margins(a, parsed.targets, parsed.loss.option_values["margin"])
                 margins = np.where(np.isinf(raw), np.nan, raw)
-        return cls(case, found, margins)
+        return cls(case, found, np.asarray(a), margins)
 
     @property
     def large(self) -> float:
@@ -86,12 +87,11 @@ class Facts:
     def extreme(self, sign: int) -> bool:
         return any((sign * z >= self.large).any() for z in self.pre_activations)
 
-    def rows_apart(self, layers: Sequence[int] | None = None) -> bool:
-        """Two samples of one batch whose largest pre-activations in one layer (of
-        ``layers``, default any) are at least half LARGE_VALUE apart: per-row extremes,
-        not a bias shared by the batch."""
-        chosen = range(len(self.pre_activations)) if layers is None else layers
-        for z in (self.pre_activations[index] for index in chosen):
+    def rows_apart(self, arrays: Sequence[np.ndarray] | None = None) -> bool:
+        """Two samples of one batch whose largest entries in one of ``arrays`` (default:
+        every layer's pre-activations) are at least half LARGE_VALUE apart: per-row
+        extremes, not a bias shared by the batch."""
+        for z in self.pre_activations if arrays is None else arrays:
             if z.shape[0] > 1 and (np.abs(z) >= self.large).any():
                 spread = z.max(axis=1).max() - z.max(axis=1).min()
                 if spread >= self.large:
@@ -297,7 +297,7 @@ def _rows() -> list[Row]:
         lambda f: f.rows_apart())
     add("extreme values", "rows an extreme apart in the logits of softmax_cross_entropy",
         lambda f: _loss(f.case) == "softmax_cross_entropy"
-        and f.rows_apart([len(f.case["layers"]) - 1]))
+        and f.rows_apart([f.outputs]))
     add("extreme values", "in a softmax layer", _large_at(("softmax",)))
     add("extreme values", "logits under softmax_cross_entropy",
         lambda f: _loss(f.case) == "softmax_cross_entropy"
@@ -375,7 +375,7 @@ against the **measured** column, and checks the **exact** column against the cod
 Every kind of case the contract allows has a positive probability except the exact
 kinks, which the stream avoids on purpose (see their row). Common cases dominate
 (depth up to {usual_depth} and batch up to {usual_batch} in 7 of 8 cases); the extremes
-come in a steady minority: extreme values in {large_share} of all cases (3 in 8 of the
+come in a steady minority: extreme values in {large_share} of all cases ({site_share} of the
 cases that have a place for them), deep networks and large batches in 1 case in 8 each.
 
 Why the defaults: depth beyond 3 and batches beyond 4 are where a backward pass unrolled
@@ -413,6 +413,7 @@ def document(measured: dict[str, float], *, count: int, seeds: Sequence[int]) ->
         usual_depth=USUAL_MAX_DEPTH,
         usual_batch=USUAL_MAX_BATCH,
         large_share=format_probability(measured[ANY_EXTREME]),
+        site_share=format_probability(LARGE_VALUE_SHARE),
     )
     lines = []
     for row in ROWS:

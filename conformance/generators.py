@@ -156,6 +156,7 @@ class Site:
     layer: int
     units: str  # "all" (a shift of the whole row) or "one" (one unit)
     signs: tuple[int, ...]  # the directions allowed: +1, -1 or both
+    rows: bool = False  # per-row offsets whenever extremes are on (the logits of sce)
 
 
 def large_value_sites(architecture: Mapping[str, Any], dtype: str = "float64") -> list[Site]:
@@ -189,7 +190,7 @@ def large_value_sites(architecture: Mapping[str, Any], dtype: str = "float64") -
             sites.append(Site(index, "all", both))
         elif last and loss == "softmax_cross_entropy" and activation in SHIFTING_ACTIVATIONS:
             passes_negatives = activation in ("identity", "leaky_relu")
-            sites.append(Site(index, "all", both if passes_negatives else up))
+            sites.append(Site(index, "one", both if passes_negatives else up, rows=True))
         elif activation in SATURATING_ACTIVATIONS and (not last or loss in SATURATING_LOSSES):
             sites.append(Site(index, "one", both))
         elif activation == "softplus":
@@ -217,11 +218,13 @@ def _float32_part(activation: str, site: Site) -> Site | None:
 
 
 def _row_signs(rng: np.random.Generator, count: int, signs: tuple[int, ...]) -> np.ndarray:
-    """A sign (or 0) per sample, drawn from ``signs`` and 0, not all equal when count > 1."""
-    options = np.array([0, *signs])
+    """A sign (or 0) per sample, from ``signs`` and 0: one sample at the highest, another
+    at the lowest (so two rows are an extreme apart), the rest at random."""
+    options = np.array(sorted({0, *signs}))
     rows = rng.choice(options, size=count)
-    if count > 1 and (rows == rows[0]).all():
-        rows[-1] = options[(int(np.flatnonzero(options == rows[0])[0]) + 1) % len(options)]
+    if count > 1:
+        top, bottom = rng.choice(count, size=2, replace=False)
+        rows[top], rows[bottom] = options[-1], options[0]
     return rows
 
 
@@ -346,7 +349,7 @@ def add_large_values(
         width = len(b)
         units = np.arange(width) if site.units == "all" else np.array([rng.integers(0, width)])
         moved = None
-        if mode == "per_row" and samples > 1:
+        if samples > 1 and (mode == "per_row" or site.rows) and dtype in PER_ROW_DTYPES:
             moved = _per_row_offsets(rng, architecture, params, inputs, site, units, size)
         if moved is None:
             offsets = np.full(samples, size * rng.choice(site.signs))

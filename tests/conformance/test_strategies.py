@@ -84,3 +84,12 @@ def test_cases_are_valid_and_in_their_dtype():
 def test_bad_options_raise_invalid_argument_naming_them(options, message):
     with pytest.raises(InvalidArgument, match=message):
         architectures(**options)
+
+
+def test_a_strategy_shows_the_options_it_was_given():
+    # what a failing Hypothesis test prints: the options asked for, not the defaults
+    assert repr(architectures(max_depth=5)) == "architectures(max_depth=5)"
+    assert repr(architectures(activations=["tanh"], losses=["mse"])) == (
+        "architectures(activations=('tanh',), losses=('mse',))"
+    )
+    assert repr(cases(dtypes=["float32"])) == "cases(dtypes=('float32',))"
