@@ -3,8 +3,8 @@
 ``python -m conformance mutants`` as the test suite can afford it: the default budget
 at three seeds (a kill must not hang on one lucky stream), against PyTorch alone and
 without shrinking (the command and test_cli_mutants shrink). JAX finds the same
-failures; the numeric reference alone cannot see a float64 case computed in float32
-(its float64 tolerance is 1e-6; torch's is 1e-9).
+failures; so does the numeric reference, which on analytic cases declares the complex
+step and is held to the analytic row (tests/harness/test_provenance.py).
 """
 
 from __future__ import annotations
