@@ -77,10 +77,12 @@ anything but its own row's maximum, gives inf or NaN. 1000 is the documents' e^1
 example (document 001); float32 gets 100, since rounding 1000 in float32 (ulp 6e-5)
 would leave an order-1 difference of logits only four digits."""
 
-LARGE_VALUE_MODES = ("off", "shared", "per_row")
-"""Where extreme values go, simplest first: nowhere; in biases, so every sample of the
-batch shares them; or in every sample its own, some samples an extreme apart (carried
-by an input column into the first layer, or by a hidden unit into a deeper one)."""
+LARGE_VALUE_MODES = ("off", "logits", "shared", "per_row")
+"""Where extreme values go, simplest first: nowhere; only at the sites that take them
+per row whenever they take any (``Site.rows``: a logit under softmax_cross_entropy);
+in biases, so every sample of the batch shares them; or in every sample its own, some
+samples an extreme apart (carried by an input column into the first layer, or by a
+hidden unit into a logit)."""
 
 
 # -- parameters and targets --------------------------------------------------------
@@ -165,9 +167,11 @@ def large_value_sites(architecture: Mapping[str, Any], dtype: str = "float64") -
 
     - every softmax layer, all units, either sign: softmax is shift-invariant, nothing
       changes but the size of the numbers;
-    - the logits under softmax_cross_entropy, all units, when the last activation passes
-      them on unsaturated (the loss is shift-invariant): identity and leaky_relu either
-      sign, relu and softplus upwards only (downwards they would output exact zeros);
+    - one logit under softmax_cross_entropy, when the last activation passes it on
+      unsaturated: identity and leaky_relu either sign, relu and softplus upwards only
+      (downwards they would output exact zeros); per row whenever extremes are on
+      (``Site.rows``), since a logit an extreme above the rest of its row is what a
+      log-sum-exp shifted by anything but its own row's maximum gets wrong;
     - one unit of a sigmoid or tanh layer, hidden or last (unless the loss takes the log
       of a saturated output), either sign: the unit saturates, as dead units do;
     - one unit of a softplus output layer, either sign: it outputs z itself (log1p(e^-z) is
@@ -332,10 +336,11 @@ def add_large_values(
 
     ``shared``: each site's bias moves by +-size (one sign per site), the same for every
     sample. ``per_row``: each sample gets its own offset at each site of the first layer
-    and at the logits of softmax_cross_entropy, some samples an extreme apart from others
+    and at the logit of softmax_cross_entropy, some samples an extreme apart from others
     (:func:`_per_row_offsets`); shared at the other sites, where no unit can carry them,
-    or for a single sample. A softplus output pushed up
-    under half_sse or mse has its target moved with it."""
+    or for a single sample. A ``Site.rows`` site is always per row (in float64, with a
+    batch); ``logits`` moves those sites only. A softplus output pushed up under
+    half_sse or mse has its target moved with it."""
     if mode not in LARGE_VALUE_MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of: {', '.join(LARGE_VALUE_MODES)}")
     if mode == "off":
@@ -345,6 +350,8 @@ def add_large_values(
     samples = inputs.shape[0]
     size = LARGE_VALUE[dtype]
     for site in large_value_sites(architecture, dtype):
+        if mode == "logits" and not site.rows:
+            continue
         b = params[site.layer]["b"]
         width = len(b)
         units = np.arange(width) if site.units == "all" else np.array([rng.integers(0, width)])

@@ -66,9 +66,15 @@ L2_VALUES = (0.0, 0.0, 0.1, 0.5)
 LARGE_VALUE_CHOICES = ("off",) * 4 + ("shared",) + ("per_row",) * 3
 """Extreme values (LARGE_VALUE_MODES) in half the cases that have a site for them (a
 third of all cases): a steady minority that every overflow bug meets within a few
-hundred cases. Per-row ones take three of the four: they need a batch and float64, and
-they are the only ones that tell a row's log-sum-exp from one shifted by the batch's
-largest logit (per-row logits of softmax_cross_entropy: about 1 case in 70)."""
+hundred cases. Per-row ones take three of the four: they need a batch and float64."""
+
+LOGIT_SITE_CHOICES = ("off",) * 2 + ("logits",) * 2 + LARGE_VALUE_CHOICES[4:]
+"""The same byte's meaning when the case has a logit under softmax_cross_entropy that
+can carry an extreme: the other sites as in LARGE_VALUE_CHOICES, and that logit per row
+in 3 of 4 such cases. A log-sum-exp shifted by the batch's largest logit instead of
+each row's shows nowhere else, and per-row logits need softmax_cross_entropy, an
+unbounded last activation, float64 and a batch: in half such cases they came to
+about 1 case in 70, and one seed in 20 went 400 cases without one."""
 
 CASE_BYTES = 9
 """Bytes a case reads after its architecture: dtype, batch size, kind of targets, extreme
@@ -293,11 +299,12 @@ def _drawn_case(
     dtype = choices.pick(tuple(dtypes))
     batch_size = choices.size(min_batch, USUAL_MAX_BATCH, max_batch)
     target_kind = choices.pick(TARGET_KINDS)
-    mode = choices.pick(LARGE_VALUE_CHOICES)
+    mode_byte = choices.integer(0, 255)
     seed = choices.seed()
     l2_value = choices.pick(L2_VALUES) if l2 is None else draw(l2)
-    if not large_values or not large_value_sites(architecture, dtype):
-        mode = LARGE_VALUE_MODES[0]
+    sites = large_value_sites(architecture, dtype) if large_values else []
+    modes = LOGIT_SITE_CHOICES if any(site.rows for site in sites) else LARGE_VALUE_CHOICES
+    mode = modes[mode_byte * len(modes) // 256] if sites else LARGE_VALUE_MODES[0]
     case = fill_case(
         architecture,
         seed=seed,
