@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from conformance.backends import CallableBackend, resolve_backend, select_references
-from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED, IMPL_SPEC
-from conformance.harness import CheckRun, run_check
-from conformance.report import describe_architecture, exit_code, summary_table
-from contract import DTYPES
+from conformance import bind_own_packages
+
+bind_own_packages()  # before references and impl are imported (see conformance/__init__.py)
+
+from conformance.backends import CallableBackend, resolve_backend, select_references  # noqa: E402
+from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED, IMPL_SPEC  # noqa: E402
+from conformance.harness import CheckRun, run_check  # noqa: E402
+from conformance.report import describe_architecture, exit_code, summary_table  # noqa: E402
+from contract import DTYPES  # noqa: E402
 
 Implementation = str | Callable[[Mapping[str, Any]], Mapping[str, Any]]
 

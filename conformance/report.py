@@ -245,4 +245,3 @@ def write_report(path: str | Path, text: str) -> Path:
 
 def dump_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
-

@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from conformance import exit_codes
+from conformance import bind_own_packages, exit_codes
 from conformance.errors import BadInput, MissingBackend
 
 COMMANDS = (
@@ -35,6 +35,16 @@ EPILOG = "exit codes:\n" + "\n".join(
 )
 
 
+def installed_version() -> str:
+    """This project's version as installed (its package metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("backprop-conformance")
+    except metadata.PackageNotFoundError:
+        return "(not installed: run from a source folder)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m conformance",
@@ -42,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         "differentiation.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"backprop-conformance {installed_version()}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
@@ -51,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :mod:`conformance.exit_codes`)."""
+    bind_own_packages()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
