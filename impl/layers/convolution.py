@@ -77,11 +77,13 @@ def maxpool2d_forward(x: Array, params: Params, spec: Spec) -> tuple[Array, Cach
     kernel = spec["kernel"]
     stride = spec["stride"] or kernel  # PyTorch's default stride is the kernel
     windows = windows_of(x, kernel, stride)
-    flat = windows.reshape(*windows.shape[:4], -1)  # (N, C, H', W', kh*kw), row-major
+    # The kh*kw entries of each window, offsets first in row-major order (k = i kw + j):
+    # (kh*kw, N, C, H', W'), so that max and argmax compare whole images at once.
+    offsets_first = np.moveaxis(windows, (4, 5), (0, 1)).reshape(-1, *windows.shape[:4])
     # argmax takes the first maximum in row-major order, as PyTorch does. At a tie the
     # max has no derivative; any subgradient (any split among the tied entries) is right.
-    winner = flat.argmax(axis=-1)
-    return flat.max(axis=-1), (x.shape, kernel, stride, winner)
+    winner = offsets_first.argmax(axis=0)
+    return offsets_first.max(axis=0), (x.shape, kernel, stride, winner)
 
 
 def maxpool2d_backward(dy: Array, cache: Cache) -> tuple[Array, Params]:
