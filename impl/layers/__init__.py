@@ -63,8 +63,6 @@ from impl.layers.stack import BoundLayer, backward_stack, bind, forward_stack
 DEFAULT_EPS = 1e-5
 """eps of batchnorm and layernorm when the case gives none, as in PyTorch."""
 
-_WEIGHTS = ("W", "b")
-_RECURRENT_WEIGHTS = ("Wx", "Wh", "b")
 _NORMALIZATION = {"features": REQUIRED, "eps": DEFAULT_EPS}
 _POOLING = {"kernel": REQUIRED, "stride": None}  # None: the kernel, as in PyTorch
 
@@ -72,45 +70,77 @@ LAYERS: dict[str, LayerType] = {
     layer.name: layer
     for layer in (
         LayerType(
-            "dense", dense_forward, dense_backward, _WEIGHTS,
-            {"in": REQUIRED, "out": REQUIRED, "activation": "identity"},
+            "dense",
+            dense_forward,
+            dense_backward,
+            param_keys=("W", "b"),
+            options={"in": REQUIRED, "out": REQUIRED, "activation": "identity"},
         ),
         LayerType(
-            "conv2d", conv2d_forward, conv2d_backward, _WEIGHTS,
-            {
-                "in_channels": REQUIRED, "out_channels": REQUIRED, "kernel": REQUIRED,
-                "stride": (1, 1), "padding": (0, 0), "activation": "identity",
+            "conv2d",
+            conv2d_forward,
+            conv2d_backward,
+            param_keys=("W", "b"),
+            options={
+                "in_channels": REQUIRED,
+                "out_channels": REQUIRED,
+                "kernel": REQUIRED,
+                "stride": (1, 1),
+                "padding": (0, 0),
+                "activation": "identity",
             },
         ),
-        LayerType("maxpool2d", maxpool2d_forward, maxpool2d_backward, (), _POOLING),
-        LayerType("avgpool2d", avgpool2d_forward, avgpool2d_backward, (), _POOLING),
+        LayerType("maxpool2d", maxpool2d_forward, maxpool2d_backward, options=_POOLING),
+        LayerType("avgpool2d", avgpool2d_forward, avgpool2d_backward, options=_POOLING),
         LayerType("flatten", flatten_forward, flatten_backward),
         LayerType(
-            "batchnorm", batchnorm_forward, batchnorm_backward, ("gamma", "beta"), _NORMALIZATION
+            "batchnorm",
+            batchnorm_forward,
+            batchnorm_backward,
+            param_keys=("gamma", "beta"),
+            options=_NORMALIZATION,
         ),
         LayerType(
-            "layernorm", layernorm_forward, layernorm_backward, ("gamma", "beta"), _NORMALIZATION
+            "layernorm",
+            layernorm_forward,
+            layernorm_backward,
+            param_keys=("gamma", "beta"),
+            options=_NORMALIZATION,
         ),
         LayerType(
-            "dropout", dropout_forward, dropout_backward, (), {"p": REQUIRED, "mask": REQUIRED}
+            "dropout", dropout_forward, dropout_backward, options={"p": REQUIRED, "mask": REQUIRED}
         ),
         LayerType(
-            "residual", residual_forward, residual_backward, ("layers",), {"layers": REQUIRED}
+            "residual",
+            residual_forward,
+            residual_backward,
+            param_keys=("layers",),
+            options={"layers": REQUIRED},
         ),
         LayerType(
-            "embedding", embedding_forward, embedding_backward, ("E",),
-            {"vocab": REQUIRED, "dim": REQUIRED}, integer_input=True,
+            "embedding",
+            embedding_forward,
+            embedding_backward,
+            param_keys=("E",),
+            options={"vocab": REQUIRED, "dim": REQUIRED},
+            integer_input=True,
         ),
         LayerType(
-            "rnn", rnn_forward, rnn_backward, _RECURRENT_WEIGHTS,
-            {"in": REQUIRED, "hidden": REQUIRED, "activation": "tanh", "return": REQUIRED},
+            "rnn",
+            rnn_forward,
+            rnn_backward,
+            param_keys=("Wx", "Wh", "b"),
+            options={"in": REQUIRED, "hidden": REQUIRED, "activation": "tanh", "return": REQUIRED},
         ),
         LayerType(
-            "lstm", lstm_forward, lstm_backward, _RECURRENT_WEIGHTS,
-            {"in": REQUIRED, "hidden": REQUIRED, "return": REQUIRED},
+            "lstm",
+            lstm_forward,
+            lstm_backward,
+            param_keys=("Wx", "Wh", "b"),
+            options={"in": REQUIRED, "hidden": REQUIRED, "return": REQUIRED},
         ),
     )
-}  # fmt: skip
+}
 """The single source of layer names in impl: everything else in impl reads this."""
 
 LAYER_NAMES: tuple[str, ...] = tuple(LAYERS)

@@ -51,11 +51,11 @@ def conv2d_forward(x: Array, params: Params, spec: Spec) -> tuple[Array, Cache]:
     z = z + b[:, None, None]
     activation, options = activation_of(spec)
     a = activation.forward(z, **options)  # softmax, if asked for, is over the channels
-    return a, (x.shape, x_padded.shape, windows, W, stride, (ph, pw), z, a, activation, options)
+    return a, (windows, x_padded.shape, (ph, pw), stride, W, z, a, activation, options)
 
 
 def conv2d_backward(da: Array, cache: Cache) -> tuple[Array, Params]:
-    x_shape, padded_shape, windows, W, stride, (ph, pw), z, a, activation, options = cache
+    windows, padded_shape, (ph, pw), stride, W, z, a, activation, options = cache
     dz = activation.backward(z, a, da, **options)  # (N, F, H', W')
     dW = np.tensordot(dz, windows, axes=([0, 2, 3], [0, 2, 3]))  # each filter entry's inputs
     db = dz.sum(axis=(0, 2, 3))
@@ -68,8 +68,8 @@ def conv2d_backward(da: Array, cache: Cache) -> tuple[Array, Params]:
         for j in range(kw):
             read = entries_read_at((i, j), stride, dz.shape[2:])
             dx_padded[read] += dwindows[..., i, j].transpose(0, 3, 1, 2)
-    H, W_in = x_shape[2:]
-    return dx_padded[:, :, ph : ph + H, pw : pw + W_in], {"W": dW, "b": db}
+    height, width = padded_shape[2:]  # the padding is no input: its gradient is dropped
+    return dx_padded[:, :, ph : height - ph, pw : width - pw], {"W": dW, "b": db}
 
 
 # maxpool2d: the maximum of each window, no padding ---------------------------------
