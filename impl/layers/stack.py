@@ -9,15 +9,13 @@ it with one rule replaced) and fills in the defaults of its options; after that,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from impl.activations import ACTIVATIONS
 from impl.layers.layer import REQUIRED, Array, LayerType, Params
 
 
-@dataclass(frozen=True)
-class BoundLayer:
+class BoundLayer(NamedTuple):
     """One layer of a case: its type's rules and its spec with every default filled in
     (a residual block's ``spec["layers"]`` holds its inner layers, bound the same way)."""
 
@@ -40,12 +38,16 @@ def bind(
                 + ", ".join(layers)
             )
         layer_type = layers[name]
-        resolved = {**layer_type.options, **spec}
-        resolved.pop("type", None)
-        missing = [option for option, value in resolved.items() if value is REQUIRED]
+        missing = [
+            option
+            for option, default in layer_type.options.items()
+            if default is REQUIRED and option not in spec
+        ]
         if missing:
             raise ValueError(f"{where} {index} ({name}): missing {', '.join(missing)}")
-        if "activation" in resolved and resolved["activation"] not in ACTIVATIONS:
+        resolved = {**layer_type.options, **spec}
+        resolved.pop("type", None)
+        if resolved.get("activation", "identity") not in ACTIVATIONS:
             raise ValueError(
                 f"{where} {index}: unknown activation {resolved['activation']!r}; "
                 "expected one of: " + ", ".join(ACTIVATIONS)
