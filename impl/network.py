@@ -193,6 +193,13 @@ def _inputs_of(case: Mapping[str, Any], stack: Sequence[BoundLayer], dtype: type
             f"inputs: layer 0 ({stack[0].type.name}) reads integer token ids; "
             f"found an array of {ids.dtype}"
         )
+    # numpy would read an id of -1 as E's last row, without a word
+    vocab = stack[0].spec.get("vocab")
+    if vocab is not None and ids.size and (ids.min() < 0 or ids.max() >= vocab):
+        raise ValueError(
+            f"inputs: token ids must be in [0, {vocab}) (layer 0's vocab); "
+            f"found ids from {ids.min()} to {ids.max()}"
+        )
     return ids
 
 

@@ -277,3 +277,12 @@ def test_embedding_inputs_must_be_integer_ids():
     case = layer_cases.window_classifier_case(seed=0, dtype="float64")
     with pytest.raises(ValueError, match="integer token ids; found an array of float64"):
         impl.gradients(dict(case, inputs=case["inputs"].astype(np.float64)))
+
+
+@pytest.mark.parametrize("bad_id", [-1, 7])
+def test_embedding_ids_must_be_in_the_vocabulary(bad_id):
+    case = layer_cases.window_classifier_case(seed=0, dtype="float64")
+    ids = case["inputs"].copy()
+    ids[2, 1] = bad_id
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 7\) \(layer 0's vocab\)"):
+        impl.gradients(dict(case, inputs=ids))
