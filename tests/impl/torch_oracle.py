@@ -135,7 +135,7 @@ def _sum_of_squared_weights(params: Any) -> Any:
 def _data_loss(torch: Any, case: Mapping[str, Any], y: Any) -> Any:
     spec = case["loss"]
     if spec["name"] == "dot":
-        return (y * torch.as_tensor(np.asarray(spec["upstream"]), dtype=y.dtype)).sum()
+        return (y * torch.as_tensor(np.array(spec["upstream"]), dtype=y.dtype)).sum()
     t = torch.as_tensor(np.asarray(case["targets"]), dtype=y.dtype)
     per_sample = {
         "half_sse": lambda: 0.5 * ((y - t) ** 2).sum(dim=1),
