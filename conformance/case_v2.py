@@ -478,3 +478,81 @@ def validate_v2(raw: Mapping[str, Any], *, dtype_name: str, need_gradient: bool)
             raise CaseError(f"expected a string, found {raw['name']!r}", field="name")
         case["name"] = raw["name"]
     return case
+
+
+def output_shape(layer: Mapping[str, Any], shape: Shape) -> Shape:
+    """The output shape of a validated layer for an input of ``shape`` (no batch axis)."""
+    layer_type = layer["type"]
+    if layer_type == "dense":
+        return (layer["out"],)
+    if layer_type in ("conv2d", "maxpool2d", "avgpool2d"):
+        (kh, kw), (sh, sw) = layer["kernel"], layer["stride"]
+        ph, pw = layer.get("padding", [0, 0])
+        channels = layer["out_channels"] if layer_type == "conv2d" else shape[0]
+        return (channels, (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1)
+    if layer_type == "flatten":
+        return (math.prod(shape),)
+    if layer_type == "embedding":
+        return (shape[0] * layer["dim"],)
+    if layer_type in ("rnn", "lstm"):
+        return (layer["hidden"],) if layer["return"] == "last" else (shape[0], layer["hidden"])
+    return shape  # normalisation, dropout and residual keep their input's shape
+
+
+def shapes_through(case: Mapping[str, Any]) -> list[Shape]:
+    """The input shape of a validated case and each top-level layer's output shape."""
+    shape: Shape = tuple(case["inputs"].shape[1:])
+    found = [shape]
+    for layer in case["layers"]:
+        shape = output_shape(layer, shape)
+        found.append(shape)
+    return found
+
+
+def _describe_layer(layer: Mapping[str, Any]) -> str:
+    layer_type = layer["type"]
+    text = layer_type
+    if layer_type == "dense":
+        text = f"dense {layer['out']}"
+    elif layer_type == "conv2d":
+        text = f"conv2d {layer['out_channels']}ch {layer['kernel'][0]}x{layer['kernel'][1]}"
+        if layer["stride"] != [1, 1]:
+            text += f"/{layer['stride'][0]}x{layer['stride'][1]}"
+        if layer["padding"] != [0, 0]:
+            text += f" pad {layer['padding'][0]}x{layer['padding'][1]}"
+    elif layer_type in ("maxpool2d", "avgpool2d"):
+        text = f"{layer_type} {layer['kernel'][0]}x{layer['kernel'][1]}"
+        if layer["stride"] != layer["kernel"]:
+            text += f"/{layer['stride'][0]}x{layer['stride'][1]}"
+    elif layer_type in ("batchnorm", "layernorm") and layer["eps"] != 1e-5:
+        text += f" eps {layer['eps']:g}"
+    elif layer_type == "dropout":
+        text += f" p {layer['p']:g}"
+    elif layer_type == "residual":
+        text = "residual[" + " -> ".join(_describe_layer(inner) for inner in layer["layers"]) + "]"
+    elif layer_type == "embedding":
+        text = f"embedding {layer['vocab']}x{layer['dim']}"
+    elif layer_type in ("rnn", "lstm"):
+        text = f"{layer_type} {layer['hidden']} {layer['return']}"
+    activation = layer.get("activation")
+    default = LAYER_TYPES[layer_type].default_activation
+    if activation is not None and activation != default:
+        text += f" {activation}"
+        if "negative_slope" in layer:
+            text += f"({layer['negative_slope']:g})"
+    return text
+
+
+def describe_v2(case: Mapping[str, Any]) -> str:
+    """One line: ``ids (3,) -> embedding 5x2 -> dense 4 tanh -> dense 2 | hinge (sum) | ...``."""
+    shape = tuple(case["inputs"].shape[1:])
+    first = "ids " if case["inputs"].dtype.kind == "i" else ""
+    parts = [first + _shape_text(shape)] + [_describe_layer(layer) for layer in case["layers"]]
+    loss = case["loss"]
+    loss_text = f"{loss['name']} ({loss['reduction']})"
+    if "margin" in loss:
+        loss_text += f" margin {loss['margin']:g}"
+    return (
+        " -> ".join(parts)
+        + f" | {loss_text} | l2 {case['l2']:g} | {case['dtype']} | N={case['inputs'].shape[0]}"
+    )
