@@ -220,6 +220,11 @@ class _Reader:
             values[name] = spec.get(name, default)
         if kind in ("maxpool2d", "avgpool2d") and values["stride"] is None:
             values["stride"] = values["kernel"]  # docs/contract-v2.md, section 'maxpool2d'
+        settings = tuple(
+            _setting(name, value, label)
+            for name, value in values.items()
+            if name not in ("mask", "layers")
+        )
         if not isinstance(entry, Mapping):
             raise ValueError(f"{label}: its params entry must be an object, found {entry!r}")
         for key in entry:
@@ -243,7 +248,6 @@ class _Reader:
             params.append((key, len(self.arrays)))
             self.arrays.append(np.asarray(entry[key], dtype=self.dtype))
             self.keys.append((path, key))
-        settings = tuple(_setting(kind, name, value, label) for name, value in values.items())
         return Layer(kind, path, label, settings, activation, tuple(params), (), mask)
 
     def activation(self, spec: Mapping[str, Any], label: str) -> LayerSpec:
@@ -260,7 +264,7 @@ class _Reader:
         )
 
 
-def _setting(kind: str, name: str, value: Any, label: str) -> Setting:
+def _setting(name: str, value: Any, label: str) -> Setting:
     """A field's value in a hashable, normalised form (pairs as tuples of ints)."""
     if name in PAIR_FIELDS:
         pair = tuple(int(v) for v in value)

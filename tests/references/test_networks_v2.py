@@ -1,0 +1,313 @@
+"""Whole version 2 networks under version 1 losses: the three references agree; a version 2
+case of dense layers gives exactly the version 1 result; and the numeric reference refuses
+at a max-pool tie and at a relu kink inside a convolution, naming the place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from references import NonDifferentiableHere, NumericBackend
+from tests.references.support import load_backend
+from tests.references.support import make_case as make_v1_case
+from tests.references.support_v2 import (
+    EXACT,
+    Rng,
+    analytic_tolerance,
+    assert_results_close,
+    conv2d,
+    dense,
+    draw,
+    dropout,
+    embedding,
+    flatten,
+    make_case,
+    norm,
+    numeric_tolerance,
+    pool,
+    recurrent,
+    residual,
+    with_dtype,
+)
+
+
+def _one_hot(rng: Rng, samples: int, classes: int) -> np.ndarray:
+    return np.eye(classes)[rng.integers(0, classes, samples)]
+
+
+def small_cnn(rng: Rng) -> dict[str, Any]:
+    """conv2d relu -> maxpool2d -> flatten -> dense, softmax cross-entropy (mean), l2."""
+    layers = [
+        conv2d(rng, 2, 3, (3, 3), padding=(1, 1), activation="relu"),
+        pool("maxpool2d", (2, 2)),
+        flatten(),
+        dense(rng, 3 * 2 * 2, 4),
+    ]
+    images = rng.normal(0, 1, (3, 2, 4, 5))
+    targets = _one_hot(rng, 3, 4)
+    return make_case(
+        layers,
+        images,
+        rng,
+        loss="softmax_cross_entropy",
+        reduction="mean",
+        l2=0.05,
+        targets=targets,
+    )
+
+
+def mlp_with_batchnorm_dropout_residual(rng: Rng) -> dict[str, Any]:
+    """dense tanh -> batchnorm -> leaky_relu dense -> dropout -> residual[dense tanh, dense]
+    -> dense, mse. (A dense layer with no activation right before the batchnorm would have
+    a bias gradient of exactly 0, which two float32 backends give as different rounding
+    noise of about 1e-6: beyond any tolerance relative to an array of noise.)"""
+    layers = [
+        dense(rng, 5, 6, "tanh"),
+        norm(rng, "batchnorm", 6),
+        dense(rng, 6, 4, "leaky_relu", negative_slope=0.1),
+        dropout(rng, (4, 4), 0.25),
+        residual(dense(rng, 4, 4, "tanh"), dense(rng, 4, 4)),
+        dense(rng, 4, 3),
+    ]
+    inputs = rng.normal(0, 1, (4, 5))
+    return make_case(layers, inputs, rng, loss="mse", targets=rng.normal(0, 1, (4, 3)), l2=0.1)
+
+
+def window_classifier(rng: Rng) -> dict[str, Any]:
+    """embedding -> dense tanh -> dense, hinge (a window of word vectors)."""
+    layers = [embedding(rng, 7, 3), dense(rng, 3 * 3, 5, "tanh"), dense(rng, 5, 3)]
+    ids = rng.integers(0, 7, (5, 3))
+    targets = _one_hot(rng, 5, 3)
+    return make_case(layers, ids, rng, loss="hinge", targets=targets, margin=0.5)
+
+
+def lstm_classifier(rng: Rng) -> dict[str, Any]:
+    """lstm (last) -> dense, softmax cross-entropy, l2 on Wx, Wh and W."""
+    layers = [recurrent(rng, "lstm", 3, 4, "last"), dense(rng, 4, 3)]
+    sequences = rng.normal(0, 1, (3, 5, 3))
+    targets = rng.dirichlet(np.ones(3), 3)
+    return make_case(layers, sequences, rng, loss="softmax_cross_entropy", targets=targets, l2=0.2)
+
+
+def rnn_sequence_layernorm(rng: Rng) -> dict[str, Any]:
+    """rnn sigmoid (sequence) -> layernorm -> flatten -> dense, half_sse (sum)."""
+    layers = [
+        recurrent(rng, "rnn", 2, 3, "sequence", "sigmoid"),
+        norm(rng, "layernorm", 3, eps=1e-3),
+        flatten(),
+        dense(rng, 4 * 3, 2),
+    ]
+    sequences = rng.normal(0, 1, (2, 4, 2))
+    return make_case(layers, sequences, rng, loss="half_sse", targets=rng.normal(0, 1, (2, 2)))
+
+
+NETWORKS: dict[str, Callable[[Rng], dict[str, Any]]] = {
+    "small-cnn-softmax_cross_entropy": small_cnn,
+    "mlp-batchnorm-dropout-residual-mse": mlp_with_batchnorm_dropout_residual,
+    "window-classifier-hinge": window_classifier,
+    "lstm-classifier": lstm_classifier,
+    "rnn-layernorm-half_sse": rnn_sequence_layernorm,
+}
+
+
+def network(name: str, dtype: str = "float64") -> dict[str, Any]:
+    return with_dtype(draw(NETWORKS[name], 500 + list(NETWORKS).index(name)), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_torch_and_jax_agree_on_networks(name, dtype):
+    case = network(name, dtype)
+    expected = load_backend("torch").gradients(case)
+    result = load_backend("jax").gradients(case)
+    assert result["grads"][-1]["W"].dtype == np.dtype(dtype)
+    assert_results_close(result, expected, analytic_tolerance(dtype), label="jax vs torch")
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_numeric_agrees_with_torch_and_jax_on_networks(name):
+    case = network(name)
+    numeric = NumericBackend().gradients_with_error(case)
+    for other in ("torch", "jax"):
+        expected = load_backend(other).gradients(case)
+        rtol = numeric_tolerance(numeric.method)
+        assert_results_close(numeric.result, expected, rtol, label=f"numeric vs {other}")
+
+
+def test_the_window_classifier_has_no_input_gradient():
+    case = network("window-classifier-hinge")
+    for name in ("torch", "jax", "numeric"):
+        assert load_backend(name).gradients(case)["input_grad"] is None
+
+
+# version 1 in version 2's words ---------------------------------------------------
+def as_version_2(case: dict[str, Any], *, omit_identity: bool) -> dict[str, Any]:
+    """A version 1 case written as a version 2 one: typed dense layers, identity left out."""
+    layers = []
+    for layer in case["layers"]:
+        typed = {"type": "dense", **layer}
+        if omit_identity and typed["activation"] == "identity":
+            del typed["activation"]
+        layers.append(typed)
+    return {**case, "format": "backprop-case/2", "layers": layers}
+
+
+@pytest.mark.parametrize("omit_identity", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("backend_name", ["torch", "jax", "numeric"])
+def test_dense_layers_in_version_2_give_exactly_the_version_1_result(
+    backend_name, dtype, omit_identity
+):
+    backend = load_backend(backend_name)
+    case = make_v1_case(
+        ("leaky_relu", "tanh", "identity"),
+        "softmax_cross_entropy",
+        widths=(3, 5, 4, 3),
+        seed=7,
+        dtype=dtype,
+        batch=3,
+        reduction="mean",
+        l2=0.1,
+        layer_options={"negative_slope": 0.2},
+    )
+    expected = backend.gradients(case)
+    result = backend.gradients(as_version_2(case, omit_identity=omit_identity))
+    assert_results_close(result, expected, EXACT, label="v2 dense vs v1")
+
+
+def test_dense_layers_in_version_2_run_on_the_padded_jax_path():
+    pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    from references import JaxBackend
+
+    jax = JaxBackend()  # a fresh compile cache
+    case = make_v1_case(("tanh", "identity"), "half_sse", widths=(3, 4, 2), seed=3)
+    jax.gradients(as_version_2(case, omit_identity=True))
+    jax.gradients(case)  # the padded function the version 2 case compiled: no second one
+    assert jax.traces == 1
+
+
+# kinks and ties -------------------------------------------------------------------
+def tie_case(gap: float) -> dict[str, Any]:
+    """conv2d (1x1, W = I) -> dropout (keeps all) -> maxpool2d 2x2: the window (sample 0,
+    channel 1, row 0, col 1) holds two entries ``gap`` apart at its top; every other
+    window's top two are at least 0.1 apart."""
+    rng = np.random.default_rng(3)
+    images = rng.permutation(np.arange(2 * 2 * 2 * 4)).reshape(2, 2, 2, 4) * 0.1
+    images[0, 1, :, 2:] = [[0.5, 0.9], [0.9 + gap, 0.2]]
+    return {
+        "format": "backprop-case/2",
+        "layers": [
+            {"type": "conv2d", "in_channels": 2, "out_channels": 2, "kernel": [1, 1]},
+            {"type": "dropout", "p": 0.0, "mask": np.ones((2, 2, 2, 4))},
+            {"type": "maxpool2d", "kernel": [2, 2]},
+        ],
+        "params": [{"W": np.eye(2).reshape(2, 2, 1, 1), "b": np.zeros(2)}, {}, {}],
+        "loss": {"name": "dot", "upstream": rng.normal(0, 1, (2, 2, 1, 2))},
+        "inputs": images,
+    }
+
+
+WINDOW = r"layer 2 \(maxpool2d\) window \(sample 0, channel 1, row 0, col 1\): tie within the step"
+
+
+@pytest.mark.parametrize("gap", [0.0, 1e-9])
+@pytest.mark.parametrize("method", ["auto", "richardson", "central"])
+def test_numeric_refuses_at_a_max_pool_tie(method, gap):
+    with pytest.raises(NonDifferentiableHere, match=WINDOW) as caught:
+        NumericBackend(method).gradients(tie_case(gap))
+    (kink,) = caught.value.kinks
+    assert (kink.layer, kink.sample, kink.what) == (2, 0, "tie")
+    assert kink.unit == np.ravel_multi_index((1, 0, 1), (2, 1, 2))
+    assert kink.distance == pytest.approx(gap, abs=1e-15) and kink.step > kink.distance
+
+
+def test_the_complex_step_refuses_an_exact_tie_in_float32_only_within_rounding():
+    NumericBackend("complex").gradients(tie_case(1e-9))  # float64: 1e-9 is outside rounding
+    with pytest.raises(NonDifferentiableHere, match=WINDOW):
+        NumericBackend("complex").gradients(tie_case(0.0))
+    float32 = with_dtype(tie_case(1e-9), "float32")
+    with pytest.raises(NonDifferentiableHere, match=WINDOW):
+        NumericBackend("complex").gradients(float32)
+
+
+def test_a_window_away_from_a_tie_is_differenced():
+    case = tie_case(0.05)
+    result = NumericBackend().gradients(case)
+    expected = load_backend("torch").gradients(case)
+    assert_results_close(result, expected, numeric_tolerance("richardson"), label="numeric")
+
+
+def conv_kink_case(offset: float) -> dict[str, Any]:
+    """conv2d 2x2 relu whose pre-activation (sample 0, channel 1, row 2, col 0) is
+    ``offset``: its window of the input is [[1, 2], [3, 4]] and W[1] sums it to 0."""
+    rng = np.random.default_rng(5)
+    images = rng.uniform(0.5, 1.5, (2, 1, 4, 3))
+    images[0, 0, 2:4, 0:2] = [[1.0, 2.0], [3.0, 4.0]]
+    W = np.array([[[[0.5, 0.3], [-0.2, 0.4]]], [[[1.0, 0.5], [-1.0, 0.25]]]])
+    layers = [
+        {
+            "type": "conv2d",
+            "in_channels": 1,
+            "out_channels": 2,
+            "kernel": [2, 2],
+            "activation": "relu",
+        },
+        {"type": "flatten"},
+    ]
+    return {
+        "format": "backprop-case/2",
+        "layers": layers,
+        "params": [{"W": W, "b": np.array([0.1, offset])}, {}],
+        "loss": {"name": "dot", "upstream": rng.normal(0, 1, (2, 2 * 3 * 2))},
+        "inputs": images,
+    }
+
+
+def test_numeric_refuses_at_a_relu_kink_inside_a_convolution():
+    expected = r"layer 0 \(conv2d\) pre-activation \(sample 0, channel 1, row 2, col 0\): relu kink"
+    with pytest.raises(NonDifferentiableHere, match=expected) as caught:
+        NumericBackend().gradients(conv_kink_case(0.0))
+    first = caught.value.kinks[0]
+    assert (first.layer, first.sample, first.what, first.distance) == (0, 0, "relu", 0.0)
+
+
+def test_a_relu_pre_activation_clear_of_the_step_is_differenced():
+    case = conv_kink_case(0.02)
+    result = NumericBackend().gradients(case)
+    expected = load_backend("torch").gradients(case)
+    assert_results_close(result, expected, numeric_tolerance("richardson"), label="numeric")
+
+
+def test_a_window_of_relu_zeros_is_not_a_tie():
+    # Channel 1 is relu(-x - 0.2) of positive inputs: every entry of its windows is exactly
+    # 0 whatever the perturbation, so every choice of maximum gives the same (zero)
+    # derivative and the numeric reference differences the case.
+    rng = np.random.default_rng(8)
+    case = {
+        "format": "backprop-case/2",
+        "layers": [
+            {
+                "type": "conv2d",
+                "in_channels": 1,
+                "out_channels": 2,
+                "kernel": [1, 1],
+                "activation": "relu",
+            },
+            {"type": "maxpool2d", "kernel": [2, 2]},
+            {"type": "flatten"},
+        ],
+        "params": [
+            {"W": np.array([1.0, -1.0]).reshape(2, 1, 1, 1), "b": np.array([0.1, -0.2])},
+            {},
+            {},
+        ],
+        "loss": {"name": "dot", "upstream": rng.normal(0, 1, (2, 2))},
+        "inputs": np.array([[[[1.0, 2.0], [3.0, 4.5]]], [[[0.5, 1.5], [2.5, 3.0]]]]),
+    }
+    result = NumericBackend().gradients(case)
+    expected = load_backend("torch").gradients(case)
+    assert not expected["grads"][0]["W"][1].any()
+    assert_results_close(result, expected, numeric_tolerance("richardson"), label="numeric")
