@@ -212,7 +212,7 @@ class JaxBackend:
             jax,
             ("version 2", parsed.signature()),
             lambda: jax_v2.value_and_grad(jax, parsed),
-            jax_v2.COMPILER_OPTIONS,
+            jax_v2.compiler_options(jax),
         )
         return jax_v2.result(parsed, compiled(*jax_v2.arguments(parsed)))
 

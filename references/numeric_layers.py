@@ -23,7 +23,7 @@ rounding in the case's dtype may move each of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,12 +126,13 @@ def _columns(x: Array, kernel: tuple[int, int], stride: tuple[int, int]) -> Arra
     return np.moveaxis(windows, 2, 4).reshape(P, N, Ho, Wo, C * kh * kw)
 
 
-def _convolve(x: Array, W: Array, layer: Layer) -> Array:
+def _convolve(x: Array, W: Array, layer: Layer, note: Callable[[Array], Array]) -> Array:
     """Cross-correlation of ``x`` (P, N, C, Hi, Wi) with ``W`` (P, F, C, kh, kw), no bias:
-    (P, N, F, Ho, Wo), as docs/contract-v2.md, section 'conv2d' (zero padding)."""
+    (P, N, F, Ho, Wo), as docs/contract-v2.md, section 'conv2d' (zero padding). ``note``
+    sees the largest intermediate, the windows laid out as rows."""
     ph, pw = layer["padding"]
     padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(ph, ph), (pw, pw)])
-    columns = _columns(padded, W.shape[-2:], layer["stride"])  # (P, N, Ho, Wo, K)
+    columns = note(_columns(padded, W.shape[-2:], layer["stride"]))  # (P, N, Ho, Wo, K)
     P, N, Ho, Wo, K = columns.shape
     kernels = W.reshape(W.shape[0], W.shape[1], K)  # (P, F, K)
     if kernels.shape[0] == 1:
@@ -200,9 +201,10 @@ class _Runner:
             return self.activation(layer, z, ("sample", "unit"))
         if kind == "conv2d":
             W, b = self.params(layer)
-            z = self.note(_convolve(x, W, layer)) + _per_feature(b, 5)
+            z = _convolve(x, W, layer, self.note) + _per_feature(b, 5)
             if self.batch.zones and _kinked(layer.activation):
-                scale = _convolve(np.abs(x), np.abs(W), layer) + _per_feature(np.abs(b), 5)
+                scale = _convolve(np.abs(x), np.abs(W), layer, self.note)
+                scale = scale + _per_feature(np.abs(b), 5)
                 self.zone_of_sum(layer, W[0].size // W.shape[1] + 1, scale)
             return self.activation(layer, z, ("sample", "channel", "row", "col"))
         if kind == "maxpool2d":

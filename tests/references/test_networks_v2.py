@@ -311,3 +311,44 @@ def test_a_window_of_relu_zeros_is_not_a_tie():
     expected = load_backend("torch").gradients(case)
     assert not expected["grads"][0]["W"][1].any()
     assert_results_close(result, expected, numeric_tolerance("richardson"), label="numeric")
+
+
+# the jax reference's compilation ------------------------------------------------
+def test_jax_compiles_a_version_2_architecture_once():
+    pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    from references import JaxBackend
+
+    backend = JaxBackend()
+    first, second = (draw(small_cnn, seed) for seed in (41, 42))  # same shapes, new values
+    assert np.shape(first["inputs"]) == np.shape(second["inputs"])
+    for case in (first, second, {**second, "l2": 0.5}):
+        expected = load_backend("torch").gradients(case)
+        assert_results_close(
+            backend.gradients(case), expected, analytic_tolerance("float64"), label="jax"
+        )
+    assert backend.traces == 1
+    backend.gradients(with_dtype(first, "float32"))
+    backend.gradients({**first, "inputs": first["inputs"][:2], "targets": first["targets"][:2]})
+    assert backend.traces == 3  # a new dtype, a new batch size
+
+
+def test_jax_computes_a_float32_case_in_float32():
+    jax = pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    from references import jax_v2
+    from references.parsed_v2 import parse_v2
+
+    load_backend("jax")  # turns on float64 support, as the backend does
+    parsed = parse_v2(network("lstm-classifier", "float32"))
+    (loss, outputs), grads = jax_v2.value_and_grad(jax, parsed)(*jax_v2.arguments(parsed))
+    assert loss.dtype == outputs.dtype == np.float32
+    assert {g.dtype for g in jax.tree_util.tree_leaves(grads)} == {np.dtype("float32")}
+
+
+def test_jax_falls_back_when_xla_does_not_know_the_fast_compile_options(monkeypatch):
+    jax = pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    from references import jax_v2
+
+    options = jax_v2.compiler_options.__wrapped__  # the probe itself, not its cached answer
+    assert options(jax) == jax_v2.FAST_COMPILE
+    monkeypatch.setattr(jax_v2, "FAST_COMPILE", {"xla_no_such_option_anywhere": True})
+    assert options(jax) == jax_v2.PORTABLE_COMPILE
