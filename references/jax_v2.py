@@ -14,6 +14,11 @@ ops, differentiated by ``jax.value_and_grad`` and compiled once per architecture
   over axis 1 on any rank, leaky_relu with ``negative_slope`` at 0); ``dot``:
   ``sum(y * G)``.
 
+Where docs/contract-v2.md is silent these follow PyTorch, as its section 'Where the
+contract is silent we follow PyTorch' says: no kernel flip, symmetric zero padding,
+output sizes rounded down, no pooling padding, the biased variance with ``eps`` inside
+the square root, the gate order i, f, g, o and ``h_0 = c_0 = 0``.
+
 The gradient is taken over the flat tuple of parameter arrays (the params tree of
 :mod:`references.parsed_v2`) and the float inputs (never over token ids); masks,
 targets, ``G`` and the L2 strength are arguments, so a stream of cases with one
@@ -111,7 +116,7 @@ def _window(jax: Any, x: Any, layer: Layer, init: float, reducer: Any) -> Any:
 
 def _layer(jax: Any, layer: Layer, arrays: Sequence[Any], masks: Sequence[Any], x: Any) -> Any:
     jnp, lax = jax.numpy, jax.lax
-    p = [arrays[index] for _, index in layer.params]
+    params = [arrays[index] for _, index in layer.params]
     kind = layer.type
 
     def act(z: Any) -> Any:
@@ -119,18 +124,18 @@ def _layer(jax: Any, layer: Layer, arrays: Sequence[Any], masks: Sequence[Any], 
         return _activation(jax, layer.activation)(z)
 
     if kind == "dense":
-        return act(jnp.matmul(x, p[0].T, precision="highest") + p[1])
+        return act(jnp.matmul(x, params[0].T, precision="highest") + params[1])
     if kind == "conv2d":
         (ph, pw) = layer["padding"]
         z = lax.conv_general_dilated(
             x,
-            p[0],
+            params[0],
             window_strides=layer["stride"],
             padding=((ph, ph), (pw, pw)),
             dimension_numbers=("NCHW", "OIHW", "NCHW"),
             precision=lax.Precision.HIGHEST,
         )
-        return act(z + p[1][None, :, None, None])
+        return act(z + params[1][None, :, None, None])
     if kind == "maxpool2d":
         return _window(jax, x, layer, -np.inf, lax.max)
     if kind == "avgpool2d":
@@ -141,17 +146,17 @@ def _layer(jax: Any, layer: Layer, arrays: Sequence[Any], masks: Sequence[Any], 
     if kind == "batchnorm":  # per feature over N (and H, W)
         shape = (1, -1) + (1,) * (x.ndim - 2)
         xhat = _normalise(jax, x, (0, *range(2, x.ndim)), layer["eps"])
-        return p[0].reshape(shape) * xhat + p[1].reshape(shape)
+        return params[0].reshape(shape) * xhat + params[1].reshape(shape)
     if kind == "layernorm":  # per sample (and step) over the last axis
-        return p[0] * _normalise(jax, x, (-1,), layer["eps"]) + p[1]
+        return params[0] * _normalise(jax, x, (-1,), layer["eps"]) + params[1]
     if kind == "dropout":
         return x * masks[layer.mask] / (1 - layer["p"])
     if kind == "residual":
         return x + forward(jax, layer.inner, arrays, masks, x)
     if kind == "embedding":
-        return jnp.take(p[0], x, axis=0).reshape(x.shape[0], -1)
+        return jnp.take(params[0], x, axis=0).reshape(x.shape[0], -1)
     if kind in ("rnn", "lstm"):
-        return _recurrent(jax, layer, p[0], p[1], p[2], x)
+        return _recurrent(jax, layer, params[0], params[1], params[2], x)
     raise NotImplementedError(f"jax backend: no layer type {kind!r} yet")
 
 

@@ -14,6 +14,18 @@ Comparisons look at real parts only: relu and leaky_relu choose their piece, a m
 window picks its entry by the largest real part (the picked entry passes on as it is,
 imaginary part and all).
 
+Where docs/contract-v2.md leaves a choice open, this pass takes PyTorch's, the choices that
+document lists in its section 'Where the contract is silent we follow PyTorch':
+cross-correlation (no kernel flip) with zeros padded equally on both sides and output
+sizes rounded down; pooling without padding, stride = kernel by default, an average over
+all ``kh * kw`` entries; training-mode batchnorm with the biased variance over N (and H,
+W), ``eps`` inside the square root; layernorm over the last axis only; inverted dropout;
+row-major flatten; softmax over axis 1 on any rank; every occurrence of a token id adding
+to its row; one rnn and lstm bias with ``h_0 = c_0 = 0`` and the gates in the order
+i, f, g, o. The convolution lays each window out as a row (``sliding_window_view``) and
+multiplies by the kernels with one matrix product, which measured about three times
+faster than ``einsum`` over the same view on these copy-batched arrays.
+
 A pass reports the quantities whose sign or size decides a kink (docs/contract-v2.md,
 section 'Kinks and ties'): relu and leaky_relu pre-activations in ``dense``, ``conv2d``
 and ``rnn``, hinge margins, and for each max-pool window the gap between its largest

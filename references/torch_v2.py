@@ -91,7 +91,7 @@ def _layer(
     torch: Any, layer: Layer, arrays: Sequence[Any], masks: Sequence[Any], x: Any, dtype: str
 ) -> Any:
     F = torch.nn.functional
-    p = [arrays[index] for _, index in layer.params]
+    params = [arrays[index] for _, index in layer.params]
     kind = layer.type
 
     def act(z: Any) -> Any:
@@ -99,9 +99,10 @@ def _layer(
         return _activation(torch, layer.activation, dtype)(z)
 
     if kind == "dense":
-        return act(F.linear(x, p[0], p[1]))
+        return act(F.linear(x, params[0], params[1]))
     if kind == "conv2d":
-        return act(F.conv2d(x, p[0], p[1], stride=layer["stride"], padding=layer["padding"]))
+        stride, padding = layer["stride"], layer["padding"]
+        return act(F.conv2d(x, params[0], params[1], stride=stride, padding=padding))
     if kind == "maxpool2d":
         return F.max_pool2d(x, layer["kernel"], layer["stride"])
     if kind == "avgpool2d":
@@ -109,17 +110,17 @@ def _layer(
     if kind == "flatten":
         return torch.flatten(x, 1)
     if kind == "batchnorm":
-        return F.batch_norm(x, None, None, p[0], p[1], training=True, eps=layer["eps"])
+        return F.batch_norm(x, None, None, params[0], params[1], training=True, eps=layer["eps"])
     if kind == "layernorm":
-        return F.layer_norm(x, (layer["features"],), p[0], p[1], layer["eps"])
+        return F.layer_norm(x, (layer["features"],), params[0], params[1], layer["eps"])
     if kind == "dropout":
         return x * masks[layer.mask] / (1 - layer["p"])
     if kind == "residual":
         return x + forward(torch, layer.inner, arrays, masks, x, dtype)
     if kind == "embedding":
-        return F.embedding(x, p[0]).reshape(x.shape[0], -1)
+        return F.embedding(x, params[0]).reshape(x.shape[0], -1)
     if kind in ("rnn", "lstm"):
-        return _recurrent(torch, layer, p[0], p[1], p[2], x, dtype)
+        return _recurrent(torch, layer, params[0], params[1], params[2], x, dtype)
     raise NotImplementedError(f"torch backend: no layer type {kind!r} yet")
 
 

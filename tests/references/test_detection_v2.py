@@ -19,8 +19,12 @@ import pytest
 
 from references import NumericBackend
 from tests.references.support import load_backend
-from tests.references.support_v2 import analytic_tolerance, assert_results_close, numeric_tolerance
-from tests.references.test_layers_v2 import layer_case
+from tests.references.support_v2 import (
+    analytic_tolerance,
+    assert_results_close,
+    layer_case,
+    numeric_tolerance,
+)
 
 torch = pytest.importorskip("torch", reason="torch is not installed (numpy-only install)")
 torch_v2 = pytest.importorskip("references.torch_v2")
@@ -36,28 +40,29 @@ def backward_of(correct: Any, wrong: Any) -> Any:
     return correct.detach() + (wrong - wrong.detach())
 
 
-def dense_bias_averaged(layer, arrays, p, masks, x, correct):
+def dense_bias_averaged(layer, arrays, params, masks, x, correct):
     # db = mean of G over the batch instead of its sum
-    return backward_of(correct(), F.linear(x, p[0]) + p[1] / x.shape[0])
+    return backward_of(correct(), F.linear(x, params[0]) + params[1] / x.shape[0])
 
 
-def conv_kernel_flipped(layer, arrays, p, masks, x, correct):
+def conv_kernel_flipped(layer, arrays, params, masks, x, correct):
     # a true convolution (the kernel turned 180 degrees), not the cross-correlation
-    flipped = p[0].flip(-1, -2)
-    return torch.tanh(F.conv2d(x, flipped, p[1], stride=layer["stride"], padding=layer["padding"]))
+    flipped = params[0].flip(-1, -2)
+    z = F.conv2d(x, flipped, params[1], stride=layer["stride"], padding=layer["padding"])
+    return torch.tanh(z)
 
 
-def maxpool_gradient_spread(layer, arrays, p, masks, x, correct):
+def maxpool_gradient_spread(layer, arrays, params, masks, x, correct):
     # G spread over the whole window, as average pooling does, instead of to its maximum
     spread = F.avg_pool2d(x, layer["kernel"], layer["stride"])
     return backward_of(correct(), spread * np.prod(layer["kernel"]))
 
 
-def avgpool_divided_by_height(layer, arrays, p, masks, x, correct):
+def avgpool_divided_by_height(layer, arrays, params, masks, x, correct):
     return correct() * layer["kernel"][1]  # divides by kh instead of kh * kw
 
 
-def flatten_column_major(layer, arrays, p, masks, x, correct):
+def flatten_column_major(layer, arrays, params, masks, x, correct):
     return x.permute(0, *reversed(range(1, x.ndim))).reshape(x.shape[0], -1)
 
 
@@ -84,33 +89,33 @@ class BatchnormWithoutMeanTerms(torch.autograd.Function):
         return dx, (G * xhat).sum(axes), G.sum(axes), None
 
 
-def batchnorm_without_mean_terms(layer, arrays, p, masks, x, correct):
-    return BatchnormWithoutMeanTerms.apply(x, p[0], p[1], layer["eps"])
+def batchnorm_without_mean_terms(layer, arrays, params, masks, x, correct):
+    return BatchnormWithoutMeanTerms.apply(x, params[0], params[1], layer["eps"])
 
 
-def layernorm_unbiased(layer, arrays, p, masks, x, correct):
+def layernorm_unbiased(layer, arrays, params, masks, x, correct):
     mean = x.mean(-1, keepdim=True)
     variance = x.var(-1, keepdim=True, unbiased=True)  # divides by D - 1
-    return p[0] * (x - mean) / torch.sqrt(variance + layer["eps"]) + p[1]
+    return params[0] * (x - mean) / torch.sqrt(variance + layer["eps"]) + params[1]
 
 
-def dropout_backward_unscaled(layer, arrays, p, masks, x, correct):
+def dropout_backward_unscaled(layer, arrays, params, masks, x, correct):
     return backward_of(correct(), x * masks[layer.mask])  # forgets 1 / (1 - p)
 
 
-def residual_without_skip_gradient(layer, arrays, p, masks, x, correct):
+def residual_without_skip_gradient(layer, arrays, params, masks, x, correct):
     inner = torch_v2.forward(torch, layer.inner, arrays, masks, x, "float64")
     return x.detach() + inner  # dx = f'(x) G only: the identity path is lost
 
 
-def embedding_scaled_by_frequency(layer, arrays, p, masks, x, correct):
+def embedding_scaled_by_frequency(layer, arrays, params, masks, x, correct):
     # scale_grad_by_freq=True divides a row's gradient by its id's count: the contract
     # sums every occurrence instead
-    return F.embedding(x, p[0], scale_grad_by_freq=True).reshape(x.shape[0], -1)
+    return F.embedding(x, params[0], scale_grad_by_freq=True).reshape(x.shape[0], -1)
 
 
-def rnn_truncated_through_time(layer, arrays, p, masks, x, correct):
-    Wx, Wh, b = p
+def rnn_truncated_through_time(layer, arrays, params, masks, x, correct):
+    Wx, Wh, b = params
     h = x.new_zeros((x.shape[0], layer["hidden"]))
     steps = []
     for t in range(x.shape[1]):
@@ -119,7 +124,7 @@ def rnn_truncated_through_time(layer, arrays, p, masks, x, correct):
     return torch.stack(steps, dim=1)
 
 
-def lstm_gates_ifog(layer, arrays, p, masks, x, correct):
+def lstm_gates_ifog(layer, arrays, params, masks, x, correct):
     # the course order i, f, o, g read as if it were PyTorch's i, f, g, o
     hidden = layer["hidden"]
 
@@ -127,7 +132,7 @@ def lstm_gates_ifog(layer, arrays, p, masks, x, correct):
         blocks = array.split(hidden)
         return torch.cat([blocks[0], blocks[1], blocks[3], blocks[2]])
 
-    Wx, Wh, b = (swapped(array) for array in p)
+    Wx, Wh, b = (swapped(array) for array in params)
     return torch_v2._recurrent(torch, layer, Wx, Wh, b, x, "float64")
 
 

@@ -5,7 +5,6 @@ and each result has the contract's keys, shapes and dtype (docs/contract-v2.md, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,172 +13,13 @@ import pytest
 from references import NumericBackend
 from tests.references.support import load_backend
 from tests.references.support_v2 import (
-    Rng,
+    LAYER_CASES,
+    REPEATED_IDS,
     analytic_tolerance,
     assert_results_close,
-    conv2d,
-    dense,
-    draw,
-    dropout,
-    embedding,
-    flatten,
-    make_case,
-    norm,
+    layer_case,
     numeric_tolerance,
-    pool,
-    recurrent,
-    residual,
-    with_dtype,
 )
-
-RNN_ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax")
-"""Every differentiable version 1 activation (``step`` has no derivative)."""
-
-
-def _normal(rng: Rng, *shape: int) -> np.ndarray:
-    return rng.normal(0, 1, shape)
-
-
-def _rnn(activation: str, returns: str = "sequence") -> Callable[[Rng], dict[str, Any]]:
-    def build(rng: Rng) -> dict[str, Any]:
-        layer = recurrent(rng, "rnn", 3, 4, returns, activation)
-        if activation == "leaky_relu":
-            layer[0]["negative_slope"] = 0.2
-        return make_case([layer], _normal(rng, 3, 5, 3), rng)
-
-    return build
-
-
-REPEATED_IDS = np.array([[1, 1, 3], [0, 1, 4], [3, 3, 3], [2, 0, 1]])
-"""Token ids repeated within a window (rows 0 and 2) and across the batch (1 and 3)."""
-
-LAYER_CASES: dict[str, Callable[[Rng], dict[str, Any]]] = {
-    # dense
-    "dense-activation-omitted": lambda rng: make_case([dense(rng, 4, 3)], _normal(rng, 3, 4), rng),
-    "dense-relu": lambda rng: make_case([dense(rng, 4, 5, "relu")], _normal(rng, 3, 4), rng),
-    "dense-leaky_relu-slope": lambda rng: make_case(
-        [dense(rng, 4, 5, "leaky_relu", negative_slope=0.2)], _normal(rng, 3, 4), rng
-    ),
-    "dense-softmax": lambda rng: make_case([dense(rng, 4, 3, "softmax")], _normal(rng, 2, 4), rng),
-    # conv2d
-    "conv2d-one-channel": lambda rng: make_case(
-        [conv2d(rng, 1, 1, (2, 2))], _normal(rng, 2, 1, 4, 4), rng
-    ),
-    "conv2d-channels-nonsquare-stride-padding-tanh": lambda rng: make_case(
-        [conv2d(rng, 3, 2, (3, 2), stride=(2, 1), padding=(1, 2), activation="tanh")],
-        _normal(rng, 3, 3, 5, 4),
-        rng,
-    ),
-    "conv2d-stride-leaves-inputs-uncovered": lambda rng: make_case(
-        [conv2d(rng, 2, 3, (2, 2), stride=(3, 2))], _normal(rng, 2, 2, 7, 6), rng
-    ),
-    "conv2d-relu-padding": lambda rng: make_case(
-        [conv2d(rng, 2, 2, (3, 3), padding=(1, 1), activation="relu")],
-        _normal(rng, 2, 2, 4, 4),
-        rng,
-    ),
-    "conv2d-leaky_relu": lambda rng: make_case(
-        [conv2d(rng, 2, 3, (2, 3), activation="leaky_relu")], _normal(rng, 2, 2, 4, 5), rng
-    ),
-    "conv2d-softmax-over-channels": lambda rng: make_case(
-        [conv2d(rng, 2, 3, (2, 2), activation="softmax")], _normal(rng, 2, 2, 3, 4), rng
-    ),
-    "conv2d-softplus-l2": lambda rng: make_case(
-        [conv2d(rng, 2, 2, (2, 2), activation="softplus")], _normal(rng, 2, 2, 3, 3), rng, l2=0.3
-    ),
-    # pooling
-    "maxpool2d-default-stride": lambda rng: make_case(
-        [pool("maxpool2d", (2, 2))], _normal(rng, 2, 3, 4, 6), rng
-    ),
-    "maxpool2d-overlapping-nonsquare": lambda rng: make_case(
-        [pool("maxpool2d", (3, 2), (1, 1))], _normal(rng, 2, 2, 5, 4), rng
-    ),
-    "maxpool2d-uneven-stride": lambda rng: make_case(
-        [pool("maxpool2d", (2, 2), (2, 3))], _normal(rng, 1, 2, 5, 7), rng
-    ),
-    "avgpool2d-default-stride": lambda rng: make_case(
-        [pool("avgpool2d", (2, 2))], _normal(rng, 2, 2, 4, 4), rng
-    ),
-    "avgpool2d-overlapping-nonsquare": lambda rng: make_case(
-        [pool("avgpool2d", (2, 3), (1, 2))], _normal(rng, 3, 2, 5, 7), rng
-    ),
-    # flatten
-    "flatten-rank2": lambda rng: make_case([flatten()], _normal(rng, 3, 4), rng),
-    "flatten-rank3": lambda rng: make_case([flatten()], _normal(rng, 2, 3, 4), rng),
-    "flatten-rank4": lambda rng: make_case([flatten()], _normal(rng, 2, 3, 2, 4), rng),
-    # normalisation
-    "batchnorm-2d": lambda rng: make_case([norm(rng, "batchnorm", 4)], _normal(rng, 5, 4), rng),
-    "batchnorm-spatial-eps": lambda rng: make_case(
-        [norm(rng, "batchnorm", 3, eps=1e-2)], _normal(rng, 2, 3, 3, 4), rng
-    ),
-    "batchnorm-spatial-one-sample": lambda rng: make_case(
-        [norm(rng, "batchnorm", 2)], _normal(rng, 1, 2, 2, 3), rng
-    ),
-    "layernorm-2d": lambda rng: make_case([norm(rng, "layernorm", 5)], _normal(rng, 4, 5), rng),
-    "layernorm-3d-eps": lambda rng: make_case(
-        [norm(rng, "layernorm", 4, eps=0.1)], _normal(rng, 2, 3, 4), rng
-    ),
-    "layernorm-4d": lambda rng: make_case(
-        [norm(rng, "layernorm", 3)], _normal(rng, 2, 2, 2, 3), rng
-    ),
-    # dropout
-    "dropout-2d": lambda rng: make_case([dropout(rng, (4, 5), 0.3)], _normal(rng, 4, 5), rng),
-    "dropout-rank4": lambda rng: make_case(
-        [dropout(rng, (2, 2, 3, 3), 0.5)], _normal(rng, 2, 2, 3, 3), rng
-    ),
-    # residual
-    "residual-dense": lambda rng: make_case(
-        [residual(dense(rng, 4, 4, "tanh"), dense(rng, 4, 4))], _normal(rng, 3, 4), rng
-    ),
-    "residual-nested": lambda rng: make_case(
-        [
-            residual(
-                dense(rng, 4, 4, "sigmoid"),
-                residual(norm(rng, "layernorm", 4), dense(rng, 4, 4)),
-            )
-        ],
-        _normal(rng, 3, 4),
-        rng,
-        l2=0.2,
-    ),
-    "residual-images": lambda rng: make_case(
-        [
-            residual(
-                conv2d(rng, 2, 2, (3, 3), padding=(1, 1), activation="tanh"),
-                norm(rng, "batchnorm", 2),
-            )
-        ],
-        _normal(rng, 2, 2, 4, 4),
-        rng,
-    ),
-    # embedding
-    "embedding-repeated-ids": lambda rng: make_case([embedding(rng, 5, 3)], REPEATED_IDS, rng),
-    # recurrent
-    **{f"rnn-{name}-sequence": _rnn(name) for name in RNN_ACTIVATIONS},
-    "rnn-activation-omitted-last": lambda rng: make_case(
-        [recurrent(rng, "rnn", 2, 3, "last")], _normal(rng, 2, 4, 2), rng
-    ),
-    "rnn-relu-last": _rnn("relu", "last"),
-    "rnn-l2": lambda rng: make_case(
-        [recurrent(rng, "rnn", 2, 3, "sequence", "tanh")], _normal(rng, 2, 4, 2), rng, l2=0.4
-    ),
-    "lstm-last": lambda rng: make_case(
-        [recurrent(rng, "lstm", 3, 2, "last")], _normal(rng, 3, 4, 3), rng
-    ),
-    "lstm-sequence": lambda rng: make_case(
-        [recurrent(rng, "lstm", 2, 3, "sequence")], _normal(rng, 2, 5, 2), rng
-    ),
-    "lstm-l2": lambda rng: make_case(
-        [recurrent(rng, "lstm", 2, 2, "sequence")], _normal(rng, 2, 3, 2), rng, l2=0.4
-    ),
-}
-
-SEEDS = {name: 100 + index for index, name in enumerate(LAYER_CASES)}
-
-
-def layer_case(name: str, dtype: str = "float64") -> dict[str, Any]:
-    """The case ``name``, drawn clear of kinks with its own seed, in ``dtype``."""
-    return with_dtype(draw(LAYER_CASES[name], SEEDS[name]), dtype)
 
 
 def assert_follows_the_contract(result: dict[str, Any], case: dict[str, Any]) -> None:

@@ -4,7 +4,6 @@ at a max-pool tie and at a relu kink inside a convolution, naming the place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,106 +14,18 @@ from tests.references.support import load_backend
 from tests.references.support import make_case as make_v1_case
 from tests.references.support_v2 import (
     EXACT,
-    Rng,
+    NETWORKS,
     analytic_tolerance,
     assert_results_close,
-    conv2d,
-    dense,
+    conv_kink_case,
     draw,
-    dropout,
-    embedding,
-    flatten,
-    make_case,
-    norm,
+    network,
     numeric_tolerance,
-    pool,
-    recurrent,
-    residual,
+    relu_zero_window_case,
+    small_cnn,
+    tie_case,
     with_dtype,
 )
-
-
-def _one_hot(rng: Rng, samples: int, classes: int) -> np.ndarray:
-    return np.eye(classes)[rng.integers(0, classes, samples)]
-
-
-def small_cnn(rng: Rng) -> dict[str, Any]:
-    """conv2d relu -> maxpool2d -> flatten -> dense, softmax cross-entropy (mean), l2."""
-    layers = [
-        conv2d(rng, 2, 3, (3, 3), padding=(1, 1), activation="relu"),
-        pool("maxpool2d", (2, 2)),
-        flatten(),
-        dense(rng, 3 * 2 * 2, 4),
-    ]
-    images = rng.normal(0, 1, (3, 2, 4, 5))
-    targets = _one_hot(rng, 3, 4)
-    return make_case(
-        layers,
-        images,
-        rng,
-        loss="softmax_cross_entropy",
-        reduction="mean",
-        l2=0.05,
-        targets=targets,
-    )
-
-
-def mlp_with_batchnorm_dropout_residual(rng: Rng) -> dict[str, Any]:
-    """dense tanh -> batchnorm -> leaky_relu dense -> dropout -> residual[dense tanh, dense]
-    -> dense, mse. (A dense layer with no activation right before the batchnorm would have
-    a bias gradient of exactly 0, which two float32 backends give as different rounding
-    noise of about 1e-6: beyond any tolerance relative to an array of noise.)"""
-    layers = [
-        dense(rng, 5, 6, "tanh"),
-        norm(rng, "batchnorm", 6),
-        dense(rng, 6, 4, "leaky_relu", negative_slope=0.1),
-        dropout(rng, (4, 4), 0.25),
-        residual(dense(rng, 4, 4, "tanh"), dense(rng, 4, 4)),
-        dense(rng, 4, 3),
-    ]
-    inputs = rng.normal(0, 1, (4, 5))
-    return make_case(layers, inputs, rng, loss="mse", targets=rng.normal(0, 1, (4, 3)), l2=0.1)
-
-
-def window_classifier(rng: Rng) -> dict[str, Any]:
-    """embedding -> dense tanh -> dense, hinge (a window of word vectors)."""
-    layers = [embedding(rng, 7, 3), dense(rng, 3 * 3, 5, "tanh"), dense(rng, 5, 3)]
-    ids = rng.integers(0, 7, (5, 3))
-    targets = _one_hot(rng, 5, 3)
-    return make_case(layers, ids, rng, loss="hinge", targets=targets, margin=0.5)
-
-
-def lstm_classifier(rng: Rng) -> dict[str, Any]:
-    """lstm (last) -> dense, softmax cross-entropy, l2 on Wx, Wh and W."""
-    layers = [recurrent(rng, "lstm", 3, 4, "last"), dense(rng, 4, 3)]
-    sequences = rng.normal(0, 1, (3, 5, 3))
-    targets = rng.dirichlet(np.ones(3), 3)
-    return make_case(layers, sequences, rng, loss="softmax_cross_entropy", targets=targets, l2=0.2)
-
-
-def rnn_sequence_layernorm(rng: Rng) -> dict[str, Any]:
-    """rnn sigmoid (sequence) -> layernorm -> flatten -> dense, half_sse (sum)."""
-    layers = [
-        recurrent(rng, "rnn", 2, 3, "sequence", "sigmoid"),
-        norm(rng, "layernorm", 3, eps=1e-3),
-        flatten(),
-        dense(rng, 4 * 3, 2),
-    ]
-    sequences = rng.normal(0, 1, (2, 4, 2))
-    return make_case(layers, sequences, rng, loss="half_sse", targets=rng.normal(0, 1, (2, 2)))
-
-
-NETWORKS: dict[str, Callable[[Rng], dict[str, Any]]] = {
-    "small-cnn-softmax_cross_entropy": small_cnn,
-    "mlp-batchnorm-dropout-residual-mse": mlp_with_batchnorm_dropout_residual,
-    "window-classifier-hinge": window_classifier,
-    "lstm-classifier": lstm_classifier,
-    "rnn-layernorm-half_sse": rnn_sequence_layernorm,
-}
-
-
-def network(name: str, dtype: str = "float64") -> dict[str, Any]:
-    return with_dtype(draw(NETWORKS[name], 500 + list(NETWORKS).index(name)), dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -190,26 +101,6 @@ def test_dense_layers_in_version_2_run_on_the_padded_jax_path():
 
 
 # kinks and ties -------------------------------------------------------------------
-def tie_case(gap: float) -> dict[str, Any]:
-    """conv2d (1x1, W = I) -> dropout (keeps all) -> maxpool2d 2x2: the window (sample 0,
-    channel 1, row 0, col 1) holds two entries ``gap`` apart at its top; every other
-    window's top two are at least 0.1 apart."""
-    rng = np.random.default_rng(3)
-    images = rng.permutation(np.arange(2 * 2 * 2 * 4)).reshape(2, 2, 2, 4) * 0.1
-    images[0, 1, :, 2:] = [[0.5, 0.9], [0.9 + gap, 0.2]]
-    return {
-        "format": "backprop-case/2",
-        "layers": [
-            {"type": "conv2d", "in_channels": 2, "out_channels": 2, "kernel": [1, 1]},
-            {"type": "dropout", "p": 0.0, "mask": np.ones((2, 2, 2, 4))},
-            {"type": "maxpool2d", "kernel": [2, 2]},
-        ],
-        "params": [{"W": np.eye(2).reshape(2, 2, 1, 1), "b": np.zeros(2)}, {}, {}],
-        "loss": {"name": "dot", "upstream": rng.normal(0, 1, (2, 2, 1, 2))},
-        "inputs": images,
-    }
-
-
 WINDOW = r"layer 2 \(maxpool2d\) window \(sample 0, channel 1, row 0, col 1\): tie within the step"
 
 
@@ -240,32 +131,6 @@ def test_a_window_away_from_a_tie_is_differenced():
     assert_results_close(result, expected, numeric_tolerance("richardson"), label="numeric")
 
 
-def conv_kink_case(offset: float) -> dict[str, Any]:
-    """conv2d 2x2 relu whose pre-activation (sample 0, channel 1, row 2, col 0) is
-    ``offset``: its window of the input is [[1, 2], [3, 4]] and W[1] sums it to 0."""
-    rng = np.random.default_rng(5)
-    images = rng.uniform(0.5, 1.5, (2, 1, 4, 3))
-    images[0, 0, 2:4, 0:2] = [[1.0, 2.0], [3.0, 4.0]]
-    W = np.array([[[[0.5, 0.3], [-0.2, 0.4]]], [[[1.0, 0.5], [-1.0, 0.25]]]])
-    layers = [
-        {
-            "type": "conv2d",
-            "in_channels": 1,
-            "out_channels": 2,
-            "kernel": [2, 2],
-            "activation": "relu",
-        },
-        {"type": "flatten"},
-    ]
-    return {
-        "format": "backprop-case/2",
-        "layers": layers,
-        "params": [{"W": W, "b": np.array([0.1, offset])}, {}],
-        "loss": {"name": "dot", "upstream": rng.normal(0, 1, (2, 2 * 3 * 2))},
-        "inputs": images,
-    }
-
-
 def test_numeric_refuses_at_a_relu_kink_inside_a_convolution():
     expected = r"layer 0 \(conv2d\) pre-activation \(sample 0, channel 1, row 2, col 0\): relu kink"
     with pytest.raises(NonDifferentiableHere, match=expected) as caught:
@@ -285,28 +150,7 @@ def test_a_window_of_relu_zeros_is_not_a_tie():
     # Channel 1 is relu(-x - 0.2) of positive inputs: every entry of its windows is exactly
     # 0 whatever the perturbation, so every choice of maximum gives the same (zero)
     # derivative and the numeric reference differences the case.
-    rng = np.random.default_rng(8)
-    case = {
-        "format": "backprop-case/2",
-        "layers": [
-            {
-                "type": "conv2d",
-                "in_channels": 1,
-                "out_channels": 2,
-                "kernel": [1, 1],
-                "activation": "relu",
-            },
-            {"type": "maxpool2d", "kernel": [2, 2]},
-            {"type": "flatten"},
-        ],
-        "params": [
-            {"W": np.array([1.0, -1.0]).reshape(2, 1, 1, 1), "b": np.array([0.1, -0.2])},
-            {},
-            {},
-        ],
-        "loss": {"name": "dot", "upstream": rng.normal(0, 1, (2, 2))},
-        "inputs": np.array([[[[1.0, 2.0], [3.0, 4.5]]], [[[0.5, 1.5], [2.5, 3.0]]]]),
-    }
+    case = relu_zero_window_case()
     result = NumericBackend().gradients(case)
     expected = load_backend("torch").gradients(case)
     assert not expected["grads"][0]["W"][1].any()

@@ -10,8 +10,9 @@ import references.numeric_v2 as numeric_v2
 from references import NumericBackend
 from references.parsed_v2 import parse_v2
 from tests.references.support import load_backend
-from tests.references.support_v2 import assert_results_close, draw
-from tests.references.test_networks_v2 import (
+from tests.references.support_v2 import (
+    assert_results_close,
+    draw,
     lstm_classifier,
     mlp_with_batchnorm_dropout_residual,
     small_cnn,
