@@ -173,6 +173,11 @@ def _per_feature(array: Array, ndim: int) -> Array:
     return array.reshape(array.shape[0], 1, array.shape[1], *(1,) * (ndim - 3))
 
 
+def _along_last(array: Array, ndim: int) -> Array:
+    """gamma or beta (P, D) shaped to broadcast along the last axis of an ``ndim`` activation."""
+    return array.reshape(array.shape[0], *(1,) * (ndim - 2), array.shape[1])
+
+
 class _Runner:
     """Runs layers on one pass, recording kink quantities (and zones) as it goes."""
 
@@ -232,11 +237,8 @@ class _Runner:
             return _per_feature(gamma, x.ndim) * xhat + _per_feature(beta, x.ndim)
         if kind == "layernorm":  # per sample (and step) over the last axis
             gamma, beta = self.params(layer)
-            middle = (1,) * (x.ndim - 2)  # the sample (and step) axes
             xhat = _normalised(x, (-1,), layer["eps"])
-            return gamma.reshape(len(gamma), *middle, -1) * xhat + beta.reshape(
-                len(beta), *middle, -1
-            )
+            return _along_last(gamma, x.ndim) * xhat + _along_last(beta, x.ndim)
         if kind == "dropout":
             mask = self.batch.select(self.parsed.masks[layer.mask])
             return x * mask / (1 - layer["p"])

@@ -267,7 +267,7 @@ class _Reader:
 def _setting(name: str, value: Any, label: str) -> Setting:
     """A field's value in a hashable, normalised form (pairs as tuples of ints)."""
     if name in PAIR_FIELDS:
-        pair = tuple(int(v) for v in value)
+        pair = tuple(_whole(v, name, label) for v in value)
         if len(pair) != 2:
             raise ValueError(f"{label}: {name!r} must be [height, width], found {value!r}")
         return name, pair
@@ -279,7 +279,13 @@ def _setting(name: str, value: Any, label: str) -> Setting:
                 f"{label}: unknown return {value!r}; expected one of: " + ", ".join(RETURNS)
             )
         return name, value
-    return name, int(value)
+    return name, _whole(value, name, label)
+
+
+def _whole(value: Any, name: str, label: str) -> int:
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise ValueError(f"{label}: {name!r} must be a whole number, found {value!r}")
+    return int(value)
 
 
 def _token_ids(inputs: Any, vocab: int) -> Array:

@@ -224,6 +224,14 @@ BAD = {
         lambda c: _set(c, "inputs", [[0.5, 1, 3], [2, 2, 0]]),
         r"whole numbers",
     ),
+    "fractional size": (
+        lambda c: _set(c["layers"][0], "dim", 2.5),
+        r"layer 0 \(embedding\): 'dim' must be a whole number, found 2.5",
+    ),
+    "fractional kernel": (
+        lambda c: c["layers"].__setitem__(1, {"type": "maxpool2d", "kernel": [2, 1.5]}),
+        r"layer 1 \(maxpool2d\): 'kernel' must be a whole number",
+    ),
     "unknown format": (
         lambda c: _set(c, "format", "backprop-case/3"),
         r"unknown format 'backprop-case/3'",
