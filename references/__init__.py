@@ -2,7 +2,9 @@
 
 ``torch`` (PyTorch autograd), ``jax`` (JAX ``value_and_grad`` under ``jit``) and
 ``numeric`` (complex step or Richardson-extrapolated central differences, no
-autodiff) all follow :class:`Backend` and return the result of docs/contract.md.
+autodiff) all follow :class:`Backend` and return the result of docs/contract.md, and of
+docs/contract-v2.md for typed layers (:mod:`references.parsed_v2` says which path a case
+takes).
 torch and jax are imported on first use: this package imports without them, and
 a missing one reports ``availability() == (False, reason)``.
 """

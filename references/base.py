@@ -49,7 +49,10 @@ class Kink:
     unit: int
     distance: float  # how far the pre-activation (or margin) is from the kink
     step: float  # the finite-difference step it must stay clear of
-    what: str  # "relu", "leaky_relu", "hinge", ...
+    what: str  # "relu", "leaky_relu", "hinge", or "tie" (a max-pool window)
+    where: str = ""  # version 2: the layer path and position, e.g. "layer 2 (maxpool2d)
+    # window (sample 0, channel 1, row 0, col 1)"; ``unit`` is then the flat index
+    # within the sample
 
 
 class NonDifferentiableHere(ValueError):
@@ -62,6 +65,14 @@ class NonDifferentiableHere(ValueError):
     def __init__(self, kinks: list[Kink]):
         self.kinks = kinks
         first = kinks[0]
+        if first.where:
+            kind = "tie" if first.what == "tie" else f"{first.what} kink"
+            super().__init__(
+                f"non-differentiable here: {first.where}: {kind} within the step "
+                f"({first.distance:.3g} from it, numeric step {first.step:.3g}); "
+                f"{len(kinks)} such point(s) in all"
+            )
+            return
         place = "the loss" if first.layer < 0 else f"layer {first.layer}"
         super().__init__(
             f"non-differentiable here: {first.what} kink in {place} (sample {first.sample}, "

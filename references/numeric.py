@@ -49,6 +49,7 @@ import numpy as np
 from references.base import Kink, NonDifferentiableHere
 from references.numeric_network import KinkKey, Pass, is_analytic, run, total_loss
 from references.parsed_case import ParsedCase, make_result, parse_case
+from references.parsed_v2 import ParsedV2, refuse_version_2, route
 
 Array = np.ndarray
 
@@ -396,9 +397,10 @@ def inner_product(result: Mapping[str, Any], direction: Direction) -> float:
 def random_directions(case: Mapping[str, Any], *, count: int, seed: int) -> list[dict[str, Any]]:
     """``count`` standard-normal directions over every W, b and input entry (float64).
 
-    The seed is explicit so that a check can be repeated exactly.
+    The seed is explicit so that a check can be repeated exactly. Dense networks under a
+    version 1 loss only.
     """
-    parsed = parse_case(case, dtype=np.float64)
+    parsed = parse_case(refuse_version_2(case, "random_directions"), dtype=np.float64)
     rng = np.random.default_rng(seed)
     directions = []
     for _ in range(count):
@@ -443,6 +445,13 @@ class DirectionalCheck:
         return self.claimed - self.numeric
 
 
+def _version_2() -> Any:
+    """:mod:`references.numeric_v2`, imported when first needed: it builds on this module."""
+    from references import numeric_v2
+
+    return numeric_v2
+
+
 class NumericBackend:
     """Gradients by complex step or (Richardson-extrapolated) central differences."""
 
@@ -468,7 +477,10 @@ class NumericBackend:
 
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the outputs (computed in float64, cast to the case's dtype)."""
-        parsed = parse_case(case, dtype=np.float64)
+        routed = route(case, dtype=np.float64)
+        if isinstance(routed, ParsedV2):
+            return _version_2().predict(routed).astype(routed.dtype)
+        parsed = parse_case(routed, dtype=np.float64)
         outputs = run(parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets).outputs
         return outputs.astype(parsed.dtype)
 
@@ -477,8 +489,14 @@ class NumericBackend:
         return self.gradients_with_error(case).result
 
     def gradients_with_error(self, case: Mapping[str, Any]) -> NumericGradients:
-        """The result together with an error estimate for every derivative."""
-        parsed, scheme, base = self._prepare(case)
+        """The result together with an error estimate for every derivative. A version 2
+        case with layers other than dense, or the dot loss, runs on
+        :mod:`references.numeric_v2`; every other case on this module's path."""
+        routed = route(case, dtype=np.float64)
+        if isinstance(routed, ParsedV2):
+            routed.require_differentiable(self.name)
+            return _version_2().gradients_with_error(routed, self.method)
+        parsed, scheme, base = self._prepare(routed)
         tracker = KinkTracker(base)
         if _joint_size(parsed, scheme) <= JOINT_ELEMENTS:
             pending = joint_sweep(parsed, scheme, tracker)
@@ -505,8 +523,9 @@ class NumericBackend:
 
         Usable on networks too large for a full sweep. The step along v is chosen so
         that no entry moves by more than the method's relative step times max(1, |x|).
+        Dense networks under a version 1 loss only.
         """
-        parsed, scheme, base = self._prepare(case)
+        parsed, scheme, base = self._prepare(refuse_version_2(case, "directional_derivative"))
         variables = [slot.value(parsed) for slot in slots(parsed)]
         tangent = _direction_arrays(parsed, direction)
         ratio = max(
