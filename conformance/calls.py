@@ -79,6 +79,11 @@ class Tested(Protocol):
         """Run it on ``case``; never raises for anything the implementation does."""
         ...
 
+    def submit(self, case: Case) -> Callable[[], Call]:
+        """Start it on ``case``; the function returned waits for the :class:`Call` (a
+        worker computes while the harness does other work)."""
+        ...
+
     def fresh(self) -> Tested:
         """A handle on a new process (the same handle when it runs in this process)."""
         ...
@@ -93,17 +98,22 @@ def case_arrays(case: Mapping[str, Any]) -> list[tuple[str, np.ndarray]]:
     found: list[tuple[str, np.ndarray]] = []
 
     def walk(value: Any, place: str) -> None:
-        if isinstance(value, np.ndarray):
-            found.append((place, value))
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(item, f"{place}.{key}" if place else str(key))
-        elif isinstance(value, (list, tuple)):
-            for index, item in enumerate(value):
-                walk(item, f"{place}[{index}]")
+        # Only containers are walked into (a call per number would cost more than the check).
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, item in items:
+            if isinstance(item, np.ndarray):
+                found.append((_place(place, key), item))
+            elif isinstance(item, (dict, list, tuple)):
+                walk(item, _place(place, key))
 
     walk(case, "")
     return found
+
+
+def _place(parent: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else str(key)
 
 
 def private_copy(case: Mapping[str, Any]) -> Case:
@@ -115,28 +125,44 @@ def private_copy(case: Mapping[str, Any]) -> Case:
             owned = np.array(value, copy=True)
             owned.setflags(write=False)
             return owned
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             return {key: copy(item) for key, item in value.items()}
         if isinstance(value, list):
             return [copy(item) for item in value]
-        return value
+        return value  # numbers and strings are immutable
 
     return copy(case)  # type: ignore[no-any-return]
 
 
-def changed_arrays(
-    handed: Sequence[tuple[str, np.ndarray]], original: Sequence[tuple[str, np.ndarray]]
-) -> list[str]:
-    """The places of the arrays whose shape, dtype or values differ from the original's
-    (values compared as numbers, without copying: a 10-million-parameter case is
-    checked in place)."""
+def arrays_of(value: Any, found: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """The arrays of a case in :func:`case_arrays`'s order, without their places (cheaper:
+    the places are needed only when one has changed)."""
+    found = [] if found is None else found
+    for item in value.values() if isinstance(value, Mapping) else value:
+        if isinstance(item, np.ndarray):
+            found.append(item)
+        elif isinstance(item, (dict, list, tuple)):
+            arrays_of(item, found)
+    return found
+
+
+def changed_arrays(handed: Sequence[np.ndarray], case: Mapping[str, Any]) -> list[str]:
+    """The places of the arrays of ``case`` that differ (shape, dtype or bytes) from the
+    arrays ``handed`` for it, in the same order."""
+    original = case_arrays(case)
     return [
         place
-        for (place, seen), (_, before) in zip(handed, original, strict=True)
-        if seen.shape != before.shape
-        or seen.dtype != before.dtype
-        or not np.array_equal(seen, before, equal_nan=True)
+        for seen, (place, before) in zip(handed, original, strict=True)
+        if seen.shape != before.shape or seen.dtype != before.dtype or not _same_bytes(seen, before)
     ]
+
+
+def _same_bytes(first: np.ndarray, second: np.ndarray) -> bool:
+    if first.nbytes <= 1 << 16:
+        return first.tobytes() == second.tobytes()  # the fastest way for a small array
+    # a large one is compared in place (no copy of a 10-million-parameter case); as
+    # numbers, so a sign of zero is the one change this does not see
+    return bool(np.array_equal(first, second, equal_nan=True))
 
 
 _HARNESS_FILES = frozenset(
@@ -215,7 +241,7 @@ def call_guarded(function: Callable[[Case], Any], case: Mapping[str, Any]) -> Ca
     """Call ``function`` on a private read-only copy of ``case``; never raises for what the
     function does (a genuine Ctrl-C from the terminal excepted)."""
     handed = private_copy(case)
-    seen = case_arrays(handed)  # the arrays as handed, whatever the call rebinds in its dict
+    seen = arrays_of(handed)  # the arrays as handed, whatever the call rebinds in its dict
     interrupts = _terminal_interrupts[0]
     try:
         with _terminal_interrupts_counted():
@@ -229,7 +255,11 @@ def call_guarded(function: Callable[[Case], Any], case: Mapping[str, Any]) -> Ca
         if isinstance(error, _STOPS_A_PROGRAM):
             problem += "; an implementation returns a result or raises an error, it never exits"
         call = Call(ERROR, problem=problem)
-    changed = changed_arrays(seen, case_arrays(case))
+    unchanged = all(
+        array.shape == before.shape and array.dtype == before.dtype and _same_bytes(array, before)
+        for array, before in zip(seen, arrays_of(case), strict=True)
+    )
+    changed = [] if unchanged else changed_arrays(seen, case)
     if changed:
         call = Call(
             ERROR,
@@ -258,6 +288,10 @@ class InProcess:
         call = call_guarded(self.backend.gradients, case)
         call.preceding = preceding
         return call
+
+    def submit(self, case: Case) -> Callable[[], Call]:
+        call = self.call(case)
+        return lambda: call
 
     def fresh(self) -> InProcess:
         return self

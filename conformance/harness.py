@@ -168,6 +168,15 @@ def _run_backend(
     return OK, result
 
 
+def _run_references(
+    case: Case, references: Sequence[Backend]
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """Each reference's (status, result or reason), in order, and the numeric error
+    estimates by reference name."""
+    estimates: dict[str, Any] = {}
+    return estimates, [_run_backend(reference, case, estimates) for reference in references]
+
+
 def as_tested(tested: Backend | Tested) -> Tested:
     """The implementation under test as the harness calls it: a :class:`Tested` as it is
     (a worker process), any other backend guarded in this process."""
@@ -190,7 +199,11 @@ def check_case(
 
 def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> CaseOutcome:
     dtype = case["dtype"]
-    call = tested.call(case)
+    # A worker computes the case while the references do here (two cores, and the pipe's
+    # latency hidden); their results are kept only if the tested call gives a result.
+    receive = tested.submit(case)
+    reference_runs = _run_references(case, references)
+    call = receive()
     if call.status == UNSUPPORTED:
         verdict = f"{tested.name}: unsupported ({call.problem})"
         return CaseOutcome(case, UNSUPPORTED, verdict=verdict)
@@ -215,9 +228,8 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
     outcome = CaseOutcome(case, AGREE, tested_result=tested_result, preceding=call.preceding)
     reference_results: dict[str, dict[str, Any]] = {}
     crashed: dict[str, str] = {}
-    estimates: dict[str, Any] = {}
-    for reference in references:
-        ref_status, result = _run_backend(reference, case, estimates)
+    estimates, runs = reference_runs
+    for reference, (ref_status, result) in zip(references, runs, strict=True):
         if ref_status == "ok" and _non_finite(result):
             outcome.not_comparable[reference.name] = (
                 f"its result holds NaN or inf in {', '.join(_non_finite(result))}: the case is "

@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +85,9 @@ def _read(fd: int, count: int, deadline: float | None) -> bytes:
 
 
 def _wait(fd: int, deadline: float | None, *, writing: bool) -> None:
-    """Until ``fd`` is ready, or TimeoutError at ``deadline`` (None: no deadline)."""
-    remaining = None if deadline is None else deadline - time.monotonic()
-    if remaining is not None and remaining <= 0:
-        raise TimeoutError
+    """Until ``fd`` is ready, or TimeoutError at ``deadline`` (None: no deadline). Past the
+    deadline it still looks once: a reply that came while the harness was busy counts."""
+    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     readable, writable, _ = select.select(
         [] if writing else [fd], [fd] if writing else [], [], remaining
     )
@@ -101,8 +100,14 @@ def send(fd: int, message: Any, deadline: float | None = None) -> None:
     _write(fd, _LENGTH.pack(len(payload)) + payload, deadline)
 
 
+BODY_SECONDS = 10.0
+"""Once a reply has begun (its worker has finished the case), how long the rest may take."""
+
+
 def receive_bytes(fd: int, deadline: float | None = None) -> bytes:
     (length,) = _LENGTH.unpack(_read(fd, _LENGTH.size, deadline))
+    if deadline is not None:
+        deadline = max(deadline, time.monotonic() + BODY_SECONDS)
     return _read(fd, length, deadline)
 
 
@@ -372,35 +377,31 @@ class Worker:
     # calls
 
     def call(self, case: Case) -> Call:
+        return self.submit(case)()
+
+    def submit(self, case: Case) -> Callable[[], Call]:
+        """Send ``case``; the function returned waits for the reply (or the deadline)."""
         try:
             self.wait_ready()
         except WorkerStartError as error:
-            return Call(ERROR, problem=f"its worker process could not be started again: {error}")
+            failed = Call(ERROR, problem=f"its worker process could not be started again: {error}")
+            return lambda: failed
         preceding = tuple(self._history)
         self._history.append(case)
         deadline = time.monotonic() + self.timeout if self.timeout else None
         self._busy = True
         try:
             send(self._to_worker, case, deadline)
+        except (TimeoutError, OSError) as error:
+            lost = self._lost(error, preceding)
+            return lambda: lost
+        return lambda: self._receive(deadline, preceding)
+
+    def _receive(self, deadline: float | None, preceding: tuple[Case, ...]) -> Call:
+        try:
             data = receive_bytes(self._from_worker, deadline)
-        except TimeoutError:
-            self._kill()
-            return Call(
-                ERROR,
-                problem=f"timed out: no result within {self.timeout:g} s (--timeout); its "
-                "worker process was killed",
-                timed_out=True,
-                preceding=preceding,
-            )
-        except (EOFError, OSError, struct.error) as error:
-            code = self._reap()
-            return Call(
-                ERROR,
-                problem=f"its worker process ended during the call ({_describe_exit(code)}; "
-                f"{error}): an implementation returns a result or raises an error, it never "
-                "exits",
-                preceding=preceding,
-            )
+        except (TimeoutError, EOFError, OSError, struct.error) as error:
+            return self._lost(error, preceding)
         self._busy = False
         try:
             reply = read_reply(data)
@@ -418,6 +419,25 @@ class Worker:
                 preceding=preceding,
             )
         return Call(reply["status"], reply.get("result"), reply["problem"], preceding=preceding)
+
+    def _lost(self, error: BaseException, preceding: tuple[Case, ...]) -> Call:
+        """The call's outcome when the worker gave no reply: timed out (killed) or gone."""
+        if isinstance(error, TimeoutError):
+            self._kill()
+            return Call(
+                ERROR,
+                problem=f"timed out: no result within {self.timeout:g} s (--timeout); its "
+                "worker process was killed",
+                timed_out=True,
+                preceding=preceding,
+            )
+        code = self._reap()
+        return Call(
+            ERROR,
+            problem=f"its worker process ended during the call ({_describe_exit(code)}; "
+            f"{error}): an implementation returns a result or raises an error, it never exits",
+            preceding=preceding,
+        )
 
 
 def _stderr_fd() -> int:
