@@ -253,7 +253,10 @@ def call_guarded(function: Callable[[Case], Any], case: Mapping[str, Any]) -> Ca
             raise  # Ctrl-C from the terminal: the user stops the run
         problem = describe_exception(error)
         if isinstance(error, _STOPS_A_PROGRAM):
-            problem += "; an implementation returns a result or raises an error, it never exits"
+            problem += (
+                "; an implementation returns a result or raises an Exception, never what "
+                "stops a program"
+            )
         call = Call(ERROR, problem=problem)
     unchanged = all(
         array.shape == before.shape and array.dtype == before.dtype and _same_bytes(array, before)
