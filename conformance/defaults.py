@@ -18,3 +18,7 @@ DEFAULT_FAILURES_DIR = "conformance-failures"
 
 IMPL_SPEC = "impl:gradients"
 """The project's own hand-written implementation, the default under test."""
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+"""Per-case time limit of the implementation under test, enforced by killing its worker
+process (0 disables it). Generous: a first call may import torch or compile."""

@@ -23,6 +23,11 @@ def _load(path: str) -> dict[str, Any]:
         raise ReportError(f"report {path!r} cannot be read as JSON: {error}") from None
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:
         raise ReportError(f"report {path!r} is not a {REPORT_FORMAT} report from 'check'")
+    if data.get("complete") is False:
+        raise ReportError(
+            f"report {path!r} is incomplete: the run that wrote it was interrupted, or was "
+            "killed or is still running; run that shard again"
+        )
     expected: dict[str, type | tuple[type, ...]] = {
         "seed": int,
         "budget": int,
@@ -112,6 +117,7 @@ def merge(paths: list[str]) -> dict[str, Any]:
                 merged["worst"] = row["worst"]
     return {
         **{key: first[key] for key in ("format", "seed", "budget", "tested", "references")},
+        "complete": True,
         "skipped_references": {k: v for r in reports for k, v in r["skipped_references"].items()},
         "versions": first["versions"],
         "merged_from": paths,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from importlib import metadata
@@ -58,7 +59,10 @@ def versions() -> dict[str, str]:
 
 
 def exit_code(run: CheckRun) -> int:
-    """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked."""
+    """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked;
+    130 when the run was interrupted (whatever it had found: it did not finish)."""
+    if run.interrupted:
+        return exit_codes.INTERRUPTED
     if run.failure is not None or run.count(MISMATCH) or run.count(ERROR):
         return exit_codes.MISMATCH
     if run.checked == 0 and run.shard != (1, 1):
@@ -135,9 +139,13 @@ def report_json(
             "replay": replay,
             "case": case_to_json(run.failure.case),
             "shrink_steps": run.shrink_steps,
+            "reproduces": run.reproduces,
         }
     return {
         "format": REPORT_FORMAT,
+        "complete": not run.interrupted,
+        "interrupted": run.interrupted,
+        "isolation": run.isolation,
         "seed": run.seed,
         "budget": run.budget,
         "tested": run.tested,
@@ -203,14 +211,54 @@ def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
                     "failure",
                     message=f"{pair}: {comparison.mismatch_count} entries disagree",
                 ).text = comparison.summary()
+    errors = 0
+    if run.interrupted:
+        total, errors = total + 1, 1
+        classname = f"{suite_name}.{run.tested}"
+        element = ET.SubElement(suite, "testcase", classname=classname, name=INCOMPLETE_TESTCASE)
+        ET.SubElement(element, "error", message=INTERRUPTED_MESSAGE)
     suite.set("tests", str(total))
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))
-    suite.set("errors", "0")
+    suite.set("errors", str(errors))
     suite.set("time", f"{run.seconds:.3f}")
     properties = ET.Element("properties")
     ET.SubElement(properties, "property", name="seed", value=str(run.seed))
+    ET.SubElement(properties, "property", name="complete", value=str(not run.interrupted).lower())
     suite.insert(0, properties)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+INCOMPLETE_TESTCASE = "run incomplete"
+INTERRUPTED_MESSAGE = "the run was interrupted before it ended: its verdict is incomplete"
+IN_PROGRESS_MESSAGE = (
+    "the run that writes this report has not ended: it is still running, or it was killed "
+    "or crashed before it could write its verdict"
+)
+
+
+def in_progress_json(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a report path holds while its run is going: no verdict, marked incomplete (a
+    run killed before its end leaves this, never the previous run's report)."""
+    return {
+        "format": REPORT_FORMAT,
+        "complete": False,
+        "interrupted": False,
+        "exit_code": None,
+        "state": IN_PROGRESS_MESSAGE,
+        "options": dict(options),
+    }
+
+
+def in_progress_junit_xml(suite_name: str = "backprop-conformance") -> str:
+    """The JUnit XML counterpart of :func:`in_progress_json`: one testcase in error."""
+    suite = ET.Element(
+        "testsuite", name=suite_name, tests="1", failures="0", errors="1", skipped="0"
+    )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="complete", value="false")
+    element = ET.SubElement(suite, "testcase", classname=suite_name, name=INCOMPLETE_TESTCASE)
+    ET.SubElement(element, "error", message=IN_PROGRESS_MESSAGE)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
@@ -236,11 +284,34 @@ def write_report(path: str | Path, text: str) -> Path:
     """Write a report to the path the user named for it, creating its folders.
 
     A report is output the user asked for by path, so it is replaced if present (as
-    pytest does with --junitxml); case files, which users keep, never are."""
+    pytest does with --junitxml); case files, which users keep, never are. It is
+    replaced whole or not at all: written to a temporary file in the same folder, then
+    renamed over the path, so a reader never sees half a report."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        os.chmod(temporary, _file_mode(target))
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
     return target
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions a report gets: those of the file it replaces, else the usual ones
+    (a temporary file is created private)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def dump_json(data: Mapping[str, Any]) -> str:

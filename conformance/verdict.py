@@ -3,6 +3,13 @@
 ``check``, ``replay`` and ``regress`` end the same way; :func:`conclude` does it for
 all three from plain values (:class:`Outputs`), so that what is printed, saved and
 recorded is decided in one place.
+
+A CI step trusts the exit code and the reports, so neither may say more than the
+run showed: :func:`claim_report_paths` replaces a previous run's reports with
+"incomplete" ones before the run starts (a crash never leaves an old
+``"exit_code": 0`` behind); reports are written whole or not at all; a replay
+command is printed only for a failure that was seen to recur in a fresh process;
+an interrupted run says so, exits 130 and marks its reports incomplete.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from conformance.report import (
     describe_architecture,
     dump_json,
     exit_code,
+    in_progress_json,
+    in_progress_junit_xml,
     junit_xml,
     path_problem,
     report_json,
@@ -58,9 +67,48 @@ def check_output_paths(outputs: Outputs) -> None:
             raise OutputPathError(f"--save-failures {outputs.save_dir!r}: is a file, not a folder")
 
 
-def replay_command(path: Path, replay_options: Sequence[str]) -> str:
-    """The command that replays a saved case with the run's implementation and references."""
-    return shlex.join(["python", "-m", "conformance", "replay", str(path), *replay_options])
+def claim_report_paths(outputs: Outputs) -> None:
+    """Before the run: replace any report at the run's report paths with one that says
+    "incomplete", so that a run that never reaches :func:`conclude` (killed, crashed)
+    leaves no earlier run's verdict behind for the next CI step to trust."""
+    if outputs.report_json:
+        write_report(outputs.report_json, dump_json(in_progress_json(dict(outputs.options))))
+    if outputs.junit_xml:
+        write_report(outputs.junit_xml, in_progress_junit_xml())
+
+
+def replay_command(paths: Sequence[Path], replay_options: Sequence[str]) -> str:
+    """The command that replays saved cases, in order, with the run's implementation and
+    references."""
+    return shlex.join(["python", "-m", "conformance", "replay", *map(str, paths), *replay_options])
+
+
+def _save_failure(run: CheckRun, save_dir: str) -> list[Path]:
+    """Save the failing case (after the cases to replay before it, if any): the paths in
+    replay order."""
+    assert run.failure is not None
+    stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
+    stem = stem.replace("/", "_")
+    before = run.replay_cases[:-1]
+    paths = [
+        save_case_unique(
+            dict(case, name=f"case {step} of {len(before) + 1} to replay before the failure"),
+            save_dir,
+            f"{stem}.call{step}",
+        )
+        for step, case in enumerate(before, start=1)
+    ]
+    paths.append(
+        save_case_unique(
+            dict(
+                run.failure.case,
+                name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
+            ),
+            save_dir,
+            stem if not before else f"{stem}.call{len(before) + 1}",
+        )
+    )
+    return paths
 
 
 def conclude(
@@ -81,6 +129,7 @@ def conclude(
         print(text, file=stream)
 
     failure_file = replay = None
+    case_files: list[str] = []
     if run.failure is not None:
         say()
         say(f"FAILED: {run.failure.verdict}")
@@ -93,24 +142,25 @@ def conclude(
         for line in run.failure.describe().splitlines()[1:]:
             say("  " + line)
         if outputs.save_dir is not None:
-            stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
-            path = save_case_unique(
-                dict(
-                    run.failure.case,
-                    name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
-                ),
-                outputs.save_dir,
-                stem.replace("/", "_"),
-            )
-            failure_file = str(path)
-            replay = replay_command(path, outputs.replay_options)
-            say(f"  saved: {path}")
-            say(f"  replay: {replay}")
+            paths = _save_failure(run, outputs.save_dir)
+            failure_file = str(paths[-1])
+            case_files = [str(path) for path in paths]
+            for path in paths:
+                say(f"  saved: {path}")
+            if run.reproduces:
+                replay = replay_command(paths, outputs.replay_options)
+                say(f"  replay: {replay}")
+            elif run.reproduces is None:
+                say("  replay: not given: the run was interrupted before the failure was replayed")
+            else:
+                say("  replay: not given: the failure did not recur in a fresh process")
     say()
     say(summary_table(run))
-    code = exit_code(run) if final_code is None else final_code
+    code = exit_code(run) if final_code is None or run.interrupted else final_code
     if outputs.report_json:
         report = report_json(run, failure_file=failure_file, replay=replay)
+        if report["failure"] is not None:
+            report["failure"]["case_files"] = case_files
         report["exit_code"] = code
         report["options"] = dict(outputs.options)
         write_report(outputs.report_json, dump_json(report))
@@ -118,7 +168,9 @@ def conclude(
     if outputs.junit_xml:
         write_report(outputs.junit_xml, junit_xml(run))
         say(f"JUnit XML: {outputs.junit_xml}")
-    if code == exit_codes.MISMATCH and run.failure is None:
+    if run.interrupted:
+        say("interrupted: the run did not finish; the counts above are the cases checked so far")
+    elif code == exit_codes.MISMATCH and run.failure is None:
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
     say(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
     return code

@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except BrokenPipeError:
         return exit_codes.OK
+    except KeyboardInterrupt:  # outside a run (a run stops itself and reports): no traceback
+        print("interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from conformance import exit_codes
 from conformance.merge import merge
-from conformance.report import dump_json, write_report
+from conformance.report import dump_json, in_progress_json, write_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report_json:  # an earlier merge's verdict must not outlive a failed one
+        write_report(args.report_json, dump_json(in_progress_json({"reports": args.reports})))
     merged = merge(args.reports)
     counts = ", ".join(f"{n} {s}" for s, n in merged["counts"].items() if n)
     print(

@@ -6,7 +6,7 @@ import argparse
 import math
 import random
 
-from conformance.defaults import DEFAULT_SEED, IMPL_SPEC, SEED_LIMIT
+from conformance.defaults import DEFAULT_SEED, DEFAULT_TIMEOUT_SECONDS, IMPL_SPEC, SEED_LIMIT
 
 __all__ = ["DEFAULT_SEED", "SEED_LIMIT"]
 
@@ -38,6 +38,14 @@ def positive_float(text: str) -> float:
     value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}")
     return value
 
 
@@ -87,12 +95,22 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """--impl, --against, --require: shared by check and replay."""
+    """--impl, --timeout, --against, --require: shared by check, replay and regress."""
     parser.add_argument(
         "--impl",
         default=IMPL_SPEC,
         metavar="MODULE:CALLABLE",
-        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC})",
+        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC}); it "
+        "runs in a worker process of its own",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=non_negative_float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"time limit per case for the implementation (default {DEFAULT_TIMEOUT_SECONDS:g}; "
+        "0 disables it): a case without a result by then is an error, and its worker process "
+        "is killed",
     )
     add_reference_options(parser)
 

@@ -10,12 +10,8 @@ from typing import Any
 import numpy as np
 
 from conformance import exit_codes
-from conformance.backends import (
-    CallableBackend,
-    parse_names,
-    resolve_backend,
-    select_references,
-)
+from conformance.backends import CallableBackend, parse_names, select_references
+from conformance.calls import Tested
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of
 from conformance.cli.options import add_backend_options, add_report_options
@@ -27,9 +23,10 @@ from conformance.golden import (
     suite_entries,
     write_golden,
 )
-from conformance.harness import AGREE, CheckRun, check_case
-from conformance.result import normalise_result
-from conformance.verdict import check_output_paths, conclude
+from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case
+from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
+from conformance.worker import Worker
+from references.base import Backend
 
 DEFAULT_SUITE = "regression"
 
@@ -42,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "golden result (SUITE/golden/*.json) and against the live references. Golden files "
         "are only written with --update-golden or --add, and only for cases on which the "
         "implementation agrees with every reference.",
-        epilog="exit codes: 0 all agree, 1 a mismatch, 2 bad input or a missing, corrupt, "
-        "stale or hand-edited golden file, 3 a required backend is missing",
+        epilog="exit codes: 0 all agree, 1 a mismatch or an error of the implementation, 2 bad "
+        "input or a missing, corrupt, stale or hand-edited golden file, 3 a required backend "
+        "is missing, 130 interrupted",
     )
     parser.add_argument(
         "--suite",
@@ -85,30 +83,47 @@ def _golden_backend(golden: dict[str, Any], case: Case) -> CallableBackend:
     return CallableBackend("golden", stored)
 
 
-def _write_verified(case: Case, golden_path: Path, tested, references) -> tuple[bool, Any]:  # noqa: ANN001
-    """Write the golden result if the implementation agrees with every reference."""
+def _write_verified(
+    case: Case, golden_path: Path, tested: Tested, references: list[Backend]
+) -> tuple[bool, CaseOutcome]:
+    """Write the golden result if the implementation agrees with every reference: exactly
+    the result that was compared with them (a second call could return another one)."""
     outcome = check_case(case, tested, references)
-    if outcome.status != AGREE:
+    if outcome.status != AGREE or outcome.tested_result is None:
         return False, outcome
-    result = normalise_result(tested.gradients(case), case, tested.name)
-    write_golden(golden_path, case, result, [c.reference_name for c in outcome.comparisons])
+    write_golden(
+        golden_path, case, outcome.tested_result, [c.reference_name for c in outcome.comparisons]
+    )
     return True, outcome
 
 
 def run(args: argparse.Namespace) -> int:
     outputs = outputs_of(args)
     check_output_paths(outputs)
-    tested = resolve_backend(args.impl)
-    references, skipped = select_references(
-        args.against,
-        [n for text in args.require for n in parse_names(text)],
-        tested=tested.name,
-    )
+    claim_report_paths(outputs)
+    with Worker(args.impl, timeout=args.timeout) as tested:
+        references, skipped = select_references(
+            args.against,
+            [n for text in args.require for n in parse_names(text)],
+            tested=tested.name,
+        )
+        tested.wait_ready()
+        return _run(args, outputs, tested, references, skipped)
+
+
+def _run(
+    args: argparse.Namespace,
+    outputs: Outputs,
+    tested: Worker,
+    references: list[Backend],
+    skipped: dict[str, str],
+) -> int:
     suite = Path(args.suite)
     print(
         f"backprop-conformance regress: suite {suite}/, {tested.name} against "
         f"{', '.join(r.name for r in references)} and the golden results"
     )
+    print(f"{tested.name} {tested.isolation}")
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
 
@@ -119,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"not added: {source}: {outcome.describe()}", file=sys.stderr)
             return exit_codes.MISMATCH
         path, case = add_case(suite, source)
-        ok, _ = _write_verified(case, suite / GOLDEN_DIR / path.name, tested, references)
-        print(f"added {source} as {path} (golden written: {ok})")
+        verified_against = [c.reference_name for c in outcome.comparisons]
+        assert outcome.tested_result is not None  # an agreeing outcome carries its result
+        write_golden(suite / GOLDEN_DIR / path.name, case, outcome.tested_result, verified_against)
+        print(f"added {source} as {path} (golden written: True)")
 
     entries = suite_entries(suite)
     if not entries:
@@ -131,29 +148,33 @@ def run(args: argparse.Namespace) -> int:
         tested=tested.name,
         references=[r.name for r in references] + ([] if args.update_golden else ["golden"]),
         skipped_references=skipped,
+        isolation=tested.isolation,
     )
     golden_errors: list[str] = []
-    for entry in entries:
-        case = load_case(entry.case_path)
-        if args.update_golden:
-            written, outcome = _write_verified(case, entry.golden_path, tested, references)
-            status = "golden written" if written else f"golden NOT written ({outcome.status})"
-        else:
-            try:
-                golden = read_golden(entry.golden_path, case)
-            except GoldenError as error:
-                golden_errors.append(str(error))
-                print(f"{entry.name}: golden error")
-                continue
-            outcome = check_case(case, tested, [*references, _golden_backend(golden, case)])
-            status = outcome.status
-        run_record.outcomes.append(outcome)
-        run_record.seconds += outcome.seconds
-        print(f"{entry.name}: {status}")
-        if outcome.failed:
-            print("  " + outcome.describe().replace("\n", "\n  "))
-        if outcome.failed and run_record.failure is None:
-            run_record.failure = run_record.first_failure = outcome
+    try:
+        for entry in entries:
+            case = load_case(entry.case_path)
+            if args.update_golden:
+                written, outcome = _write_verified(case, entry.golden_path, tested, references)
+                status = "golden written" if written else f"golden NOT written ({outcome.status})"
+            else:
+                try:
+                    golden = read_golden(entry.golden_path, case)
+                except GoldenError as error:
+                    golden_errors.append(str(error))
+                    print(f"{entry.name}: golden error")
+                    continue
+                outcome = check_case(case, tested, [*references, _golden_backend(golden, case)])
+                status = outcome.status
+            run_record.outcomes.append(outcome)
+            run_record.seconds += outcome.seconds
+            print(f"{entry.name}: {status}")
+            if outcome.failed:
+                print("  " + outcome.describe().replace("\n", "\n  "))
+            if outcome.failed and run_record.failure is None:
+                run_record.failure = run_record.first_failure = outcome
+    except KeyboardInterrupt:
+        run_record.interrupted = True
     for message in golden_errors:
         print(f"error: {message}", file=sys.stderr)
     final = exit_codes.BAD_INPUT if golden_errors else None
