@@ -24,7 +24,7 @@ from conformance.case import Case
 from conformance.compare import Comparison, compare_results
 from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
 from conformance.result import ResultError, normalise_result
-from references.base import Backend, NonDifferentiableHere
+from references.base import Abstains, Backend
 
 AGREE = "agree"
 MISMATCH = "mismatch"
@@ -147,7 +147,7 @@ def _run_backend(
             raw = backend.gradients(_private_copy(case))
     except NotImplementedError as error:
         return UNSUPPORTED, str(error) or "raised NotImplementedError"
-    except NonDifferentiableHere as error:
+    except Abstains as error:
         return NOT_COMPARABLE, str(error)
     except Exception as error:  # noqa: BLE001 - any crash on a valid case is reported
         return ERROR, f"{type(error).__name__}: {error}"
