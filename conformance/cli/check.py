@@ -18,6 +18,7 @@ from conformance.cli.options import seed as seed_option
 from conformance.defaults import DEFAULT_CASES, DEFAULT_FAILURES_DIR, DEFAULT_SEED, IMPL_SPEC
 from conformance.errors import BadInput
 from conformance.harness import run_check
+from conformance.text import printable
 from conformance.verdict import Outputs, check_output_paths, conclude
 from contract import DTYPES
 
@@ -166,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     )
     dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
     print(
-        f"backprop-conformance check: {args.impl} against {', '.join(r.name for r in references)}"
+        f"backprop-conformance check: {printable(args.impl)} against "
+        f"{', '.join(r.name for r in references)}"
     )
     shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
     print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")

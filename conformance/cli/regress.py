@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,25 @@ from conformance.backends import (
 )
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of
-from conformance.cli.options import add_backend_options, add_report_options
+from conformance.cli.options import (
+    add_backend_options,
+    add_case_limit_option,
+    add_report_options,
+)
 from conformance.golden import (
+    CASES_DIR,
     GOLDEN_DIR,
     GoldenError,
-    add_case,
+    add_to_suite,
+    orphan_goldens,
     read_golden,
     suite_entries,
     write_golden,
 )
-from conformance.harness import AGREE, CheckRun, check_case
+from conformance.harness import AGREE, CheckRun, check_case, run_backend
+from conformance.outputs import check_output_folder
 from conformance.result import normalise_result
+from conformance.text import printable
 from conformance.verdict import check_output_paths, conclude
 
 DEFAULT_SUITE = "regression"
@@ -68,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "golden result (repeatable)",
     )
     add_report_options(parser)
+    add_case_limit_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -95,32 +105,49 @@ def _write_verified(case: Case, golden_path: Path, tested, references) -> tuple[
     return True, outcome
 
 
+def _add(source: str, suite: Path, tested, references, max_bytes: int) -> bool:  # noqa: ANN001
+    """Promote one case file into the suite with its golden result (both files or
+    neither), if the implementation agrees with every reference on it."""
+    candidate = load_case(source, max_bytes=max_bytes)
+    outcome = check_case(candidate, tested, references)
+    status, result = run_backend(tested, candidate) if outcome.status == AGREE else ("", None)
+    if status != "ok" or result is None:
+        print(f"not added: {printable(source)}: {outcome.describe()}", file=sys.stderr)
+        return False
+    verified = [c.reference_name for c in outcome.comparisons]
+    case_path, golden_path = add_to_suite(suite, Path(source).stem, candidate, result, verified)
+    print(f"added {printable(source)} as {printable(case_path)} with {printable(golden_path)}")
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
-    outputs = outputs_of(args)
+    suite = Path(args.suite)
+    outputs = replace(
+        outputs_of(args),
+        inputs=tuple(args.add),
+        read_folders=(str(suite / CASES_DIR), str(suite / GOLDEN_DIR)),
+    )
     check_output_paths(outputs)
+    if args.add or args.update_golden:
+        for folder in (CASES_DIR, GOLDEN_DIR):
+            check_output_folder(suite / folder, "--add" if args.add else "--update-golden")
     tested = resolve_backend(args.impl)
     references, skipped = select_references(
         args.against,
         [n for text in args.require for n in parse_names(text)],
         tested=tested.name,
     )
-    suite = Path(args.suite)
     print(
-        f"backprop-conformance regress: suite {suite}/, {tested.name} against "
+        f"backprop-conformance regress: suite {printable(suite)}/, {printable(tested.name)} "
+        "against "
         f"{', '.join(r.name for r in references)} and the golden results"
     )
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
 
     for source in args.add:
-        candidate = load_case(source)
-        outcome = check_case(candidate, tested, references)
-        if outcome.status != AGREE:
-            print(f"not added: {source}: {outcome.describe()}", file=sys.stderr)
+        if not _add(source, suite, tested, references, args.max_case_bytes):
             return exit_codes.MISMATCH
-        path, case = add_case(suite, source)
-        ok, _ = _write_verified(case, suite / GOLDEN_DIR / path.name, tested, references)
-        print(f"added {source} as {path} (golden written: {ok})")
 
     entries = suite_entries(suite)
     if not entries:
@@ -132,29 +159,33 @@ def run(args: argparse.Namespace) -> int:
         references=[r.name for r in references] + ([] if args.update_golden else ["golden"]),
         skipped_references=skipped,
     )
-    golden_errors: list[str] = []
+    golden_errors = [
+        f"golden file {str(orphan)!r} has no case file {str(suite / CASES_DIR / orphan.name)!r}; "
+        "restore the case or delete the golden file (it is never overwritten)"
+        for orphan in orphan_goldens(suite)
+    ]
     for entry in entries:
-        case = load_case(entry.case_path)
+        case = load_case(entry.case_path, max_bytes=args.max_case_bytes)
         if args.update_golden:
             written, outcome = _write_verified(case, entry.golden_path, tested, references)
             status = "golden written" if written else f"golden NOT written ({outcome.status})"
         else:
             try:
-                golden = read_golden(entry.golden_path, case)
+                golden = read_golden(entry.golden_path, case, max_bytes=args.max_case_bytes)
             except GoldenError as error:
                 golden_errors.append(str(error))
-                print(f"{entry.name}: golden error")
+                print(f"{printable(entry.name)}: golden error")
                 continue
             outcome = check_case(case, tested, [*references, _golden_backend(golden, case)])
             status = outcome.status
         run_record.outcomes.append(outcome)
         run_record.seconds += outcome.seconds
-        print(f"{entry.name}: {status}")
+        print(f"{printable(entry.name)}: {status}")
         if outcome.failed:
             print("  " + outcome.describe().replace("\n", "\n  "))
         if outcome.failed and run_record.failure is None:
             run_record.failure = run_record.first_failure = outcome
     for message in golden_errors:
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {printable(message)}", file=sys.stderr)
     final = exit_codes.BAD_INPUT if golden_errors else None
     return conclude(run_record, outputs, final_code=final)

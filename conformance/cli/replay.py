@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from conformance.backends import parse_names, resolve_backend, select_references
 from conformance.case import load_case
 from conformance.cli.check import outputs_of
-from conformance.cli.options import add_backend_options, add_report_options
+from conformance.cli.options import (
+    add_backend_options,
+    add_case_limit_option,
+    add_report_options,
+)
 from conformance.harness import CheckRun, check_case
 from conformance.report import describe_architecture
+from conformance.text import printable
 from conformance.verdict import check_output_paths, conclude
 
 
@@ -23,21 +29,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("case", metavar="FILE", help="the case file to replay")
     add_backend_options(parser)
     add_report_options(parser)
+    add_case_limit_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = outputs_of(args)
+    outputs = replace(outputs_of(args), inputs=(args.case,))
     check_output_paths(outputs)
-    case = load_case(args.case)
+    case = load_case(args.case, max_bytes=args.max_case_bytes)
     tested = resolve_backend(args.impl)
     references, skipped = select_references(
         args.against,
         [n for text in args.require for n in parse_names(text)],
         tested=tested.name,
     )
-    print(f"backprop-conformance replay: {args.case}")
-    print(f"{args.impl} against {', '.join(r.name for r in references)}")
+    print(f"backprop-conformance replay: {printable(args.case)}")
+    print(f"{printable(args.impl)} against {', '.join(r.name for r in references)}")
     print(f"case: {describe_architecture(case)}")
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
