@@ -39,8 +39,9 @@ from conformance.calls import (
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
 from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
-from conformance.result import ResultError, normalise_result
-from references.base import Backend, NonDifferentiableHere
+from conformance.result import ResultError, checked_result, describe_exception
+from conformance.text import printable
+from references.base import Abstains, Backend
 
 AGREE = "agree"
 MISMATCH = "mismatch"
@@ -79,7 +80,7 @@ class CaseOutcome:
         When several references disagree with the tested implementation at the same
         places (the usual case: the implementation is wrong), the entries are listed
         once, under the first reference, and the others get one line each."""
-        lines = [self.verdict] if self.verdict else []
+        lines = [printable(self.verdict)] if self.verdict else []
         listed: set[tuple[str, ...]] = set()
         for comparison in self.comparisons + self.cross_checks:
             if comparison.agrees:
@@ -96,38 +97,8 @@ class CaseOutcome:
                 listed.add(places)
                 lines.append(comparison.summary())
         for backend, reason in self.not_comparable.items():
-            lines.append(f"{backend}: not comparable here ({reason})")
+            lines.append(f"{backend}: not comparable here ({printable(reason)})")
         return "\n".join(lines)
-
-
-def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
-    """Arrays a backend returned in another dtype than the case's (the contract says same).
-
-    numpy arrays must carry the case's dtype; nested lists of a float32 case must hold
-    float32 values (each one unchanged by rounding to float32)."""
-    expected = np.dtype(case["dtype"])
-    found = []
-    arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
-    arrays.append(("input_grad", raw.get("input_grad")))
-    for layer, grad in enumerate(raw.get("grads") or []):
-        if isinstance(grad, Mapping):
-            arrays += [(f"grads[{layer}].W", grad.get("W")), (f"grads[{layer}].b", grad.get("b"))]
-    for where, value in arrays:
-        if isinstance(value, (np.ndarray, np.generic)):
-            if value.dtype != expected:
-                found.append(f"{where} is {value.dtype}")
-        elif expected == np.float32 and value is not None:
-            wide = np.asarray(value, dtype=np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                exact = (wide.astype(np.float32).astype(np.float64) == wide) | np.isnan(wide)
-            if not exact.all():
-                found.append(f"{where} holds values that are not float32 numbers")
-    if not found:
-        return []
-    return [
-        f"{name} returned {', '.join(found)} for a {expected} case: a {expected} case must "
-        f"be computed in {expected} end to end (docs/contract.md)"
-    ]
 
 
 def _non_finite(result: Mapping[str, Any]) -> list[str]:
@@ -154,18 +125,22 @@ def _run_backend(
             raw = backend.gradients(private_copy(case))
     except NotImplementedError as error:
         return UNSUPPORTED, str(error) or "raised NotImplementedError"
-    except NonDifferentiableHere as error:
+    except Abstains as error:
         return NOT_COMPARABLE, str(error)
     except Exception as error:  # noqa: BLE001 - any crash on a valid case is reported
-        return ERROR, f"{type(error).__name__}: {error}"
+        return ERROR, describe_exception(error)
     try:
-        result = normalise_result(raw, case, backend.name)
+        return "ok", checked_result(raw, case, backend.name)
     except ResultError as error:
         return ERROR, str(error)
-    problems = _dtype_problems(raw, case, backend.name)
-    if problems:
-        return ERROR, problems[0]
-    return OK, result
+
+
+def run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
+    """('ok', the checked, normalised result) or (status, reason): one backend on one
+    case, with the rules every command shares (:func:`conformance.result.checked_result`
+    for the result; NotImplementedError is unsupported; a reference that abstains is not
+    comparable; any other exception is an error, described with its place)."""
+    return _run_backend(backend, case)
 
 
 def _run_references(
@@ -211,11 +186,9 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
     problem = call.problem
     if call.status == OK:
         try:
-            tested_result = normalise_result(call.result, case, tested.name)
+            tested_result = checked_result(call.result, case, tested.name)
         except ResultError as error:
             problem = str(error)
-        else:
-            problem = next(iter(_dtype_problems(call.result, case, tested.name)), "")
     if call.status != OK or problem:
         return CaseOutcome(
             case,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import tempfile
@@ -14,7 +13,6 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, case_to_json
-from conformance.errors import BadInput
 from conformance.harness import (
     AGREE,
     ERROR,
@@ -24,6 +22,11 @@ from conformance.harness import (
     CaseOutcome,
     CheckRun,
 )
+from conformance.jsonfiles import JsonFileError, dumps, read_json
+from conformance.outputs import OutputPathError
+from conformance.text import xml_text
+
+__all__ = ["OutputPathError"]
 
 REPORT_FORMAT = "backprop-conformance-report/1"
 STATUSES = (AGREE, MISMATCH, ERROR, UNSUPPORTED, NOT_COMPARABLE)
@@ -63,11 +66,21 @@ def exit_code(run: CheckRun) -> int:
     130 when the run was interrupted (whatever it had found: it did not finish)."""
     if run.interrupted:
         return exit_codes.INTERRUPTED
-    if run.failure is not None or run.count(MISMATCH) or run.count(ERROR):
+    return verdict_code(
+        {status: run.count(status) for status in STATUSES},
+        has_failure=run.failure is not None,
+        whole_run=run.shard == (1, 1),
+    )
+
+
+def verdict_code(counts: Mapping[str, int], *, has_failure: bool, whole_run: bool) -> int:
+    """The exit code that case outcomes mean, from their counts by status: the one rule,
+    used for a run and to recompute a report's (``merge-reports`` trusts no stated code)."""
+    if has_failure or counts.get(MISMATCH, 0) or counts.get(ERROR, 0):
         return exit_codes.MISMATCH
-    if run.checked == 0 and run.shard != (1, 1):
+    if sum(counts.values()) == 0 and not whole_run:
         return exit_codes.OK  # this shard drew none of the run's cases: nothing to check
-    if run.count(AGREE) == 0:
+    if counts.get(AGREE, 0) == 0:
         return exit_codes.MISMATCH  # nothing was actually compared: never report that as a pass
     return exit_codes.OK
 
@@ -226,6 +239,11 @@ def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
     ET.SubElement(properties, "property", name="seed", value=str(run.seed))
     ET.SubElement(properties, "property", name="complete", value=str(not run.interrupted).lower())
     suite.insert(0, properties)
+    for element in suite.iter():  # names and messages may hold any character a user wrote
+        if element.text:
+            element.text = xml_text(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_text(value))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
@@ -262,22 +280,24 @@ def in_progress_junit_xml(suite_name: str = "backprop-conformance") -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-class OutputPathError(BadInput):
-    """A report or failures path that cannot be written (exit code 2)."""
+def is_json_report(path: Path) -> bool:
+    """True if ``path`` holds a JSON report of this tool (which a new report may replace)."""
+    try:
+        data = read_json(path, limit_option="--report-json")
+    except JsonFileError:
+        return False
+    return isinstance(data, dict) and data.get("format") == REPORT_FORMAT
 
 
-def path_problem(path: Path) -> str | None:
-    """Why a file cannot be written at ``path`` (None if it can)."""
-    if path.is_dir():
-        return "is a folder; give a file name"
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{str(parent)!r} is a file, so no folder can be made there"
-    if not os.access(parent, os.W_OK):
-        return f"folder {str(parent)!r} is not writable"
-    return None
+def is_junit_report(path: Path) -> bool:
+    """True if ``path`` looks like a JUnit XML report (which a new report may replace)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    start = head.lstrip()
+    return start.startswith((b"<?xml", b"<testsuite")) and b"<testsuite" in head
 
 
 def write_report(path: str | Path, text: str) -> Path:
@@ -315,4 +335,5 @@ def _file_mode(path: Path) -> int:
 
 
 def dump_json(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+    """A report as strict JSON (non-finite numbers as strings: conformance.jsonfiles)."""
+    return dumps(data) + "\n"

@@ -10,11 +10,13 @@ a missing one reports ``availability() == (False, reason)``.
 """
 
 from references.base import (
+    Abstains,
     Backend,
     BackendUnavailable,
     Kink,
     NoDerivativeError,
     NonDifferentiableHere,
+    OutOfRange,
 )
 from references.jax_backend import JaxBackend
 from references.numeric import (
@@ -35,6 +37,7 @@ from references.torch_backend import TorchBackend
 
 __all__ = [
     "REFERENCE_BACKENDS",
+    "Abstains",
     "Backend",
     "BackendUnavailable",
     "DirectionalCheck",
@@ -45,6 +48,7 @@ __all__ = [
     "NonDifferentiableHere",
     "NumericBackend",
     "NumericGradients",
+    "OutOfRange",
     "TorchBackend",
     "UnknownReference",
     "available_references",

@@ -55,7 +55,19 @@ class Kink:
     # within the sample
 
 
-class NonDifferentiableHere(ValueError):
+class Abstains(ValueError):
+    """A reference declines to give a value for this case, and says why.
+
+    The harness reports the case as "not comparable" for that reference (with the
+    reason), never as a pass or a mismatch: a confident wrong number would be worse."""
+
+
+class OutOfRange(Abstains):
+    """A reference cannot compute this (valid) case reliably in floating point: its
+    arithmetic overflows, or its method's assumptions fail for values this large."""
+
+
+class NonDifferentiableHere(Abstains):
     """A numeric backend refuses to give a value: a kink lies within its step.
 
     The harness treats this as "not comparable at this point", never as a pass

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from references.base import Kink, NonDifferentiableHere
+from references.base import Kink, NonDifferentiableHere, OutOfRange
 from references.numeric_network import KinkKey, Pass, is_analytic, run, total_loss
 from references.parsed_case import ParsedCase, make_result, parse_case
 from references.parsed_v2 import ParsedV2, refuse_version_2, route
@@ -71,6 +71,22 @@ RICHARDSON_LEVELS = (1.0, 0.5, 0.25)
 COMPLEX_STEP = 2.0**-100
 """The complex step (~7.9e-31): small enough that the O(h^2) error is far below
 rounding, large enough that h * derivative does not underflow."""
+
+COMPLEX_STEP_REACH = 1e-6
+"""The largest imaginary part (relative, where a logarithm takes it) that the complex
+step may put on any quantity inside the network. exp(z + i theta) has imaginary part
+e^z (theta - theta^3 / 6 + ...), so the derivative is off by about theta^2 / 6 relative:
+1e-13 here. Values near 1e24 and beyond (inputs, weights or activations) exceed it with
+h = 2^-100, and at 1e50 the imaginary parts are 1e20, a cosine of which is noise: the
+backend then uses Richardson differences, which need no such range."""
+
+OVERFLOW_HEADROOM = 2.0**-20
+"""The backend gives no value on a case whose values (parameters, inputs, targets, its
+forward pass or its derivatives) come within this factor of the largest number of the
+case's dtype. There the sums and products of a backward pass overflow in that dtype's
+ordinary arithmetic (a float32 case's, or a float64 case's intermediate dLoss/dy), so
+the references computed another way cannot judge an implementation: the number this
+backend computes in float64 is one no float32 computation can give."""
 
 ROUNDING_ULPS = 8.0
 """How many ulps of the loss a forward pass is assumed to be off by, for error estimates."""
@@ -142,11 +158,53 @@ class Scheme:
         return value, np.abs(second - first) + np.abs(value - second) + 2 * rounding
 
 
-def resolve_method(method: str, parsed: ParsedCase) -> str:
-    """The method ``"auto"`` stands for on this case (complex when analytic)."""
+def complex_step_reach(parsed: ParsedCase, base: Pass) -> float:
+    """An upper bound on the imaginary part a complex step puts on any quantity of the
+    network (relative to y where the loss takes its logarithm).
+
+    The pre-activation z_l moves by at most a_{l-1} (perturbing W_l), W_l (perturbing
+    a_{l-1}) or 1 (b_l) per unit of perturbation, and by the row sums of |W_l| times
+    what moved a_{l-1}: every analytic activation has a slope of at most 1."""
+    reach = 0.0
+    for weights, layer_input in zip(parsed.weights, base.layer_inputs, strict=True):
+        through = reach * float(np.abs(weights).sum(axis=1).max())
+        reach = max(through, float(np.abs(layer_input).max()), float(np.abs(weights).max()), 1.0)
+    reach *= COMPLEX_STEP
+    y = np.abs(base.outputs)
+    if parsed.loss.name == "cross_entropy":
+        reach /= max(float(y.min()), 1e-300)
+    elif parsed.loss.name == "bce":
+        reach /= max(float(min(y.min(), np.abs(1 - base.outputs).min())), 1e-300)
+    return reach
+
+
+def _check_headroom(parsed: ParsedCase, base: Pass, derived: Sequence[Any]) -> None:
+    """OutOfRange if any value of the case, its pass or ``derived`` nears the dtype's range."""
+    arrays = [*parsed.weights, *parsed.biases, parsed.inputs, parsed.targets]
+    arrays += [*base.layer_inputs, base.outputs, base.per_sample, *derived]
+    largest = max(float(np.abs(np.asarray(array)).max(initial=0.0)) for array in arrays)
+    top = float(np.finfo(parsed.dtype).max)
+    if largest > top * OVERFLOW_HEADROOM:
+        raise OutOfRange(
+            f"the case reaches {largest:.3g}, within 2^20 of the largest {parsed.dtype.name} "
+            f"({top:.3g}): a backward pass in {parsed.dtype.name} overflows there, so no "
+            "number of this backend can judge an implementation"
+        )
+
+
+def resolve_method(method: str, parsed: ParsedCase, base: Pass | None = None) -> str:
+    """The method ``"auto"`` stands for on this case: complex when the case is analytic
+    and (given its unperturbed pass ``base``) within the complex step's reach, else
+    Richardson. OutOfRange if ``"complex"`` was asked for beyond its reach."""
+    beyond = base is not None and complex_step_reach(parsed, base) > COMPLEX_STEP_REACH
+    if method == "complex" and beyond:
+        raise OutOfRange(
+            "the complex step does not hold on this case: its values are so large that the "
+            "imaginary perturbation leaves the linear range (use method 'richardson')"
+        )
     if method != "auto":
         return method
-    return "complex" if is_analytic(parsed) else "richardson"
+    return "complex" if is_analytic(parsed) and not beyond else "richardson"
 
 
 # kinks --------------------------------------------------------------------------
@@ -471,9 +529,8 @@ class NumericBackend:
     def _prepare(self, case: Mapping[str, Any]) -> tuple[ParsedCase, Scheme, Pass]:
         parsed = parse_case(case, dtype=np.float64)
         parsed.require_differentiable(self.name)
-        scheme = Scheme(resolve_method(self.method, parsed))
         base = run(parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets)
-        return parsed, scheme, base
+        return parsed, Scheme(resolve_method(self.method, parsed, base)), base
 
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the outputs (computed in float64, cast to the case's dtype)."""
@@ -491,7 +548,20 @@ class NumericBackend:
     def gradients_with_error(self, case: Mapping[str, Any]) -> NumericGradients:
         """The result together with an error estimate for every derivative. A version 2
         case with layers other than dense, or the dot loss, runs on
-        :mod:`references.numeric_v2`; every other case on this module's path."""
+        :mod:`references.numeric_v2`; every other case on this module's path.
+
+        Raises OutOfRange, rather than give a wrong number, when the case's values are
+        too large to difference in float64 (an overflow anywhere, estimates included)."""
+        try:
+            with np.errstate(over="raise"):
+                return self._gradients_with_error(case)
+        except FloatingPointError as error:
+            raise OutOfRange(
+                f"numeric differentiation overflows on this case ({error}): its values are "
+                "too large to difference in float64"
+            ) from None
+
+    def _gradients_with_error(self, case: Mapping[str, Any]) -> NumericGradients:
         routed = route(case, dtype=np.float64)
         if isinstance(routed, ParsedV2):
             routed.require_differentiable(self.name)
@@ -505,6 +575,7 @@ class NumericBackend:
         tracker.check(rounding_zones(parsed, base))
         values, errors = zip(*(finish() for finish in pending), strict=True)
         loss = total_loss(parsed, base.per_sample, parsed.weights)
+        _check_headroom(parsed, base, [loss, *values])
         result = make_result(
             loss, base.outputs, values[0:-1:2], values[1:-1:2], values[-1], parsed.dtype
         )

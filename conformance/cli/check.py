@@ -24,6 +24,7 @@ from conformance.defaults import (
 )
 from conformance.errors import BadInput
 from conformance.harness import run_check
+from conformance.text import printable
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
 from contract import DTYPES
@@ -178,12 +179,12 @@ def run(args: argparse.Namespace) -> int:
         tested.wait_ready()
         dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
         print(
-            f"backprop-conformance check: {args.impl} against "
+            f"backprop-conformance check: {printable(args.impl)} against "
             f"{', '.join(r.name for r in references)}"
         )
         shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
         print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
-        print(f"{tested.name} {tested.isolation}")
+        print(f"{printable(tested.name)} {tested.isolation}")
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         from hypothesis.errors import Unsatisfiable

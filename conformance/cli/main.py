@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 
 from conformance import bind_own_packages, exit_codes
 from conformance.errors import BadInput, MissingBackend
+from conformance.text import printable
 
 COMMANDS = (
     "check",
@@ -67,10 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     bind_own_packages()
     parser = build_parser()
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        # A character the terminal cannot encode is escaped, never a crash mid-report.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return int(args.run(args))
     except (BadInput, MissingBackend) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
         return error.exit_code
     except BrokenPipeError:
         return exit_codes.OK

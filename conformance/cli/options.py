@@ -6,7 +6,14 @@ import argparse
 import math
 import random
 
-from conformance.defaults import DEFAULT_SEED, DEFAULT_TIMEOUT_SECONDS, IMPL_SPEC, SEED_LIMIT
+from conformance.defaults import (
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT_SECONDS,
+    IMPL_SPEC,
+    MAX_INPUT_BYTES,
+    SEED_LIMIT,
+)
+from conformance.jsonfiles import size_text
 
 __all__ = ["DEFAULT_SEED", "SEED_LIMIT"]
 
@@ -47,6 +54,37 @@ def non_negative_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}")
     return value
+
+
+BYTE_UNITS = {"": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30}
+
+
+def byte_count(text: str) -> int:
+    """A size in bytes: a whole number, optionally with K/KiB, M/MiB or G/GiB (powers of 1024)."""
+    stripped = text.strip().lower()
+    number = stripped.rstrip("kmgib")
+    unit = stripped[len(number) :]
+    try:
+        value = int(number) * BYTE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 1000000, 512MiB or 2GiB, found {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a size of at least 1 byte, found {text!r}")
+    return value
+
+
+def add_case_limit_option(parser: argparse.ArgumentParser) -> None:
+    """--max-case-bytes: for every command that reads a case (or golden, settings) file."""
+    parser.add_argument(
+        "--max-case-bytes",
+        type=byte_count,
+        default=MAX_INPUT_BYTES,
+        metavar="SIZE",
+        help=f"refuse case, golden and settings files larger than SIZE, before reading them "
+        f"(default {size_text(MAX_INPUT_BYTES).replace(' ', '')}; e.g. 1GiB)",
+    )
 
 
 def seed(text: str) -> int:

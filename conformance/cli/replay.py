@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from conformance.backends import parse_names, select_references
 from conformance.case import load_case
 from conformance.cli.check import outputs_of
-from conformance.cli.options import add_backend_options, add_report_options
+from conformance.cli.options import (
+    add_backend_options,
+    add_case_limit_option,
+    add_report_options,
+)
 from conformance.harness import CheckRun, check_case
 from conformance.report import describe_architecture
+from conformance.text import printable
 from conformance.verdict import check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
 
@@ -28,14 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("case", nargs="+", metavar="FILE", help="the case file(s) to replay")
     add_backend_options(parser)
     add_report_options(parser)
+    add_case_limit_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = outputs_of(args)
+    outputs = replace(outputs_of(args), inputs=tuple(args.case))
     check_output_paths(outputs)
     claim_report_paths(outputs)
-    cases = [load_case(path) for path in args.case]
+    cases = [load_case(path, max_bytes=args.max_case_bytes) for path in args.case]
     with Worker(args.impl, timeout=args.timeout) as tested:
         references, skipped = select_references(
             args.against,
@@ -43,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
             tested=tested.name,
         )
         tested.wait_ready()
-        print(f"backprop-conformance replay: {' '.join(args.case)}")
-        print(f"{args.impl} against {', '.join(r.name for r in references)}")
-        print(f"{tested.name} {tested.isolation}")
+        print(f"backprop-conformance replay: {' '.join(map(printable, args.case))}")
+        print(f"{printable(args.impl)} against {', '.join(r.name for r in references)}")
+        print(f"{printable(tested.name)} {tested.isolation}")
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         check_run = CheckRun(
@@ -59,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             for path, case in zip(args.case, cases, strict=True):
                 if len(cases) > 1:
-                    print(f"{path}:")
+                    print(f"{printable(path)}:")
                 print(f"case: {describe_architecture(case)}")
                 outcome = check_case(case, tested, references)
                 check_run.outcomes.append(outcome)
