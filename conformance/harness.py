@@ -160,9 +160,7 @@ def as_tested(tested: Backend | Tested) -> Tested:
     return InProcess(tested, reason="given as a backend object")
 
 
-def check_case(
-    case: Case, tested: Backend | Tested, references: Sequence[Backend]
-) -> CaseOutcome:
+def check_case(case: Case, tested: Backend | Tested, references: Sequence[Backend]) -> CaseOutcome:
     """Run ``case`` through ``tested`` and every reference; compare; give a verdict."""
     started = time.perf_counter()
     outcome = _check_case(case, as_tested(tested), references)

@@ -65,9 +65,7 @@ def squared_error_graph(w: float, x: float, b: float, y: float) -> Graph:
     return _labelled_after_backward(nodes)
 
 
-def two_layer_relu_graph(
-    x: float, y: float, w1: float, b1: float, w2: float, b2: float
-) -> Graph:
+def two_layer_relu_graph(x: float, y: float, w1: float, b1: float, w2: float, b2: float) -> Graph:
     """Document 003 section 三: a1 = g(w1 x + b1), a2 = g(w2 a1 + b2), J = (a2 - y)^2 / 2, g = ReLU.
 
     The node t2 = w2 a1 is the one the document differentiates as dJ/dt2. At x = 1,
