@@ -2,28 +2,83 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from conformance.backends import CallableBackend, resolve_backend, select_references
-from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED, IMPL_SPEC
-from conformance.harness import CheckRun, run_check
-from conformance.report import describe_architecture, exit_code, summary_table
-from contract import DTYPES
+from conformance import bind_own_packages
+
+bind_own_packages()  # before references and impl are imported (see conformance/__init__.py)
+
+from conformance.backends import BackendError, CallableBackend, select_references  # noqa: E402
+from conformance.calls import InProcess, Tested  # noqa: E402
+from conformance.defaults import (  # noqa: E402
+    DEFAULT_CASES,
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT_SECONDS,
+    IMPL_SPEC,
+)
+from conformance.harness import CheckRun, run_check  # noqa: E402
+from conformance.report import describe_architecture, exit_code, summary_table  # noqa: E402
+from conformance.worker import Worker  # noqa: E402
+from contract import DTYPES  # noqa: E402
 
 Implementation = str | Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
-def _backend(implementation: Implementation) -> Any:
+def importable_spec(function: Callable[..., Any]) -> tuple[str | None, str]:
+    """``("module:qualname", "")`` when a worker process can import ``function`` by its
+    name (it is a module-level function, found again under that name), else
+    ``(None, why not)``."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        return None, f"a {type(function).__name__} object has no importable name"
+    if module == "__main__":
+        return None, "it is defined in __main__ (a script, a session): a worker cannot import it"
+    if "<lambda>" in qualname:
+        return None, "a lambda has no name a worker process could import"
+    if "<locals>" in qualname:
+        return None, "it is defined inside a function, where a worker process cannot reach it"
+    target: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    if target is not function:
+        return None, f"{module}:{qualname} does not lead back to it"
+    return f"{module}:{qualname}", ""
+
+
+def tested_implementation(implementation: Implementation, *, timeout: float) -> Tested:
+    """Where ``implementation`` runs: a ``"module:callable"`` string, or a function a
+    worker can import by its name, in a worker process with a time limit (the worker
+    imports it afresh, as multiprocessing does: changes made to its module at run time
+    are not seen); any other callable (a lambda, a closure, a bound method) in this
+    process, guarded but without a time limit. BackendError if a string cannot be
+    imported."""
     if isinstance(implementation, str):
-        return resolve_backend(implementation)
+        worker = Worker(implementation, timeout=timeout)
+        try:
+            worker.wait_ready()
+        except BaseException:
+            worker.close()
+            raise
+        return worker
     if not callable(implementation):
         raise TypeError(
             f"implementation must be a callable f(case) -> result or a 'module:callable' "
             f"string, not {type(implementation).__name__}"
         )
     name = f"{implementation.__module__}:{getattr(implementation, '__qualname__', 'callable')}"
-    return CallableBackend(name, implementation)
+    spec, reason = importable_spec(implementation)
+    if spec is not None:
+        worker = Worker(spec, timeout=timeout, name=name)
+        try:
+            worker.wait_ready()
+            return worker
+        except BackendError as error:
+            worker.close()
+            reason = f"a worker process could not import it: {error}"
+    return InProcess(CallableBackend(name, implementation), reason=reason)
 
 
 def check(
@@ -36,27 +91,36 @@ def check(
     dtypes: Sequence[str] = tuple(DTYPES),
     strategy: Any = None,
     shrink: bool = True,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> CheckRun:
     """Check ``implementation`` (a callable or ``"module:callable"``) on random cases.
 
     Returns the :class:`~conformance.harness.CheckRun`; ``run.failure`` is the shrunk
     failing case, if any. References not installed are skipped (see
-    ``run.skipped_references``) unless named in ``require``.
+    ``run.skipped_references``) unless named in ``require``. ``timeout`` is the time
+    limit per case in seconds (0: none), enforced when the implementation runs in a
+    worker process (see :func:`tested_implementation`; ``run.isolation`` says where it
+    ran).
     """
     from conformance.strategies import cases as case_strategy
 
-    tested = _backend(implementation)
-    names = against if isinstance(against, str) else ",".join(against or ())
-    references, skipped = select_references(names, list(require), tested=tested.name)
-    return run_check(
-        tested,
-        references,
-        cases=cases,
-        seed=seed,
-        strategy=strategy if strategy is not None else case_strategy(dtypes=dtypes),
-        shrink=shrink,
-        skipped_references=skipped,
-    )
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
+    tested = tested_implementation(implementation, timeout=timeout)
+    try:
+        names = against if isinstance(against, str) else ",".join(against or ())
+        references, skipped = select_references(names, list(require), tested=tested.name)
+        return run_check(
+            tested,
+            references,
+            cases=cases,
+            seed=seed,
+            strategy=strategy if strategy is not None else case_strategy(dtypes=dtypes),
+            shrink=shrink,
+            skipped_references=skipped,
+        )
+    finally:
+        tested.close()
 
 
 def assert_conforms(implementation: Implementation, **options: Any) -> CheckRun:
@@ -69,6 +133,8 @@ def assert_conforms(implementation: Implementation, **options: Any) -> CheckRun:
     """
     run = check(implementation, **options)
     if exit_code(run) != 0:
+        if run.interrupted:
+            raise KeyboardInterrupt
         if run.failure is not None:
             detail = (
                 f"{run.failure.verdict}\nminimal case: {describe_architecture(run.failure.case)}\n"

@@ -204,6 +204,7 @@ def _loss_share(names: Iterable[str]) -> Fraction:
 # -- the rows --------------------------------------------------------------------------
 ANY_EXTREME = "extreme values: any (shared by the batch or per row)"
 
+
 @dataclass(frozen=True)
 class Row:
     """One kind of case the contract allows, and how to tell whether a case is of it."""
@@ -229,85 +230,151 @@ def _rows() -> list[Row]:
         add("dtype", dtype, _case_has("dtype", dtype), exact=_picks_value(DTYPES, dtype))
     depth = (1, USUAL_MAX_DEPTH, DEFAULT_MAX_DEPTH)
     for lo, hi in ((1, 1), (2, USUAL_MAX_DEPTH), (USUAL_MAX_DEPTH + 1, DEFAULT_MAX_DEPTH)):
-        add("size", f"depth {lo}" if lo == hi else f"depth {lo}-{hi}",
-            _sized(lambda case: len(case["layers"]), lo, hi), exact=_size_in(*depth, lo, hi))
+        add(
+            "size",
+            f"depth {lo}" if lo == hi else f"depth {lo}-{hi}",
+            _sized(lambda case: len(case["layers"]), lo, hi),
+            exact=_size_in(*depth, lo, hi),
+        )
     batch = (1, USUAL_MAX_BATCH, DEFAULT_MAX_BATCH)
     for lo, hi in ((1, 1), (2, USUAL_MAX_BATCH), (USUAL_MAX_BATCH + 1, DEFAULT_MAX_BATCH)):
-        add("size", f"batch {lo}" if lo == hi else f"batch {lo}-{hi}",
-            _sized(lambda case: case["inputs"].shape[0], lo, hi), exact=_size_in(*batch, lo, hi))
+        add(
+            "size",
+            f"batch {lo}" if lo == hi else f"batch {lo}-{hi}",
+            _sized(lambda case: case["inputs"].shape[0], lo, hi),
+            exact=_size_in(*batch, lo, hi),
+        )
     add("size", "a layer of width 1", lambda f: 1 in _widths(f.case))
-    add("size", f"a layer of width {DEFAULT_MAX_WIDTH}",
-        lambda f: DEFAULT_MAX_WIDTH in _widths(f.case))
-    add("size", "a square layer",
-        lambda f: any(x["in"] == x["out"] for x in f.case["layers"]))
-    add("size", "a non-square layer",
-        lambda f: any(x["in"] != x["out"] for x in f.case["layers"]))
+    add(
+        "size",
+        f"a layer of width {DEFAULT_MAX_WIDTH}",
+        lambda f: DEFAULT_MAX_WIDTH in _widths(f.case),
+    )
+    add("size", "a square layer", lambda f: any(x["in"] == x["out"] for x in f.case["layers"]))
+    add("size", "a non-square layer", lambda f: any(x["in"] != x["out"] for x in f.case["layers"]))
 
     for name in LOSSES:
         for reduction in REDUCTIONS:
-            add("loss", f"{name}, {reduction}", _loss_is(name, reduction),
-                exact=LOSS_SHARE * _picks_value(REDUCTIONS, reduction))
-    add("l2", "l2 = 0 (the term off)", lambda f: f.case["l2"] == 0,
-        exact=_picks(L2_VALUES, lambda v: v == 0))
+            add(
+                "loss",
+                f"{name}, {reduction}",
+                _loss_is(name, reduction),
+                exact=LOSS_SHARE * _picks_value(REDUCTIONS, reduction),
+            )
+    add(
+        "l2",
+        "l2 = 0 (the term off)",
+        lambda f: f.case["l2"] == 0,
+        exact=_picks(L2_VALUES, lambda v: v == 0),
+    )
     add("l2", "l2 > 0", lambda f: f.case["l2"] > 0, exact=_picks(L2_VALUES, lambda v: v > 0))
 
-    add("options", "hinge with margin given",
+    add(
+        "options",
+        "hinge with margin given",
         lambda f: _loss(f.case) == "hinge" and "margin" in f.case["loss"],
-        exact=LOSS_SHARE * _picks(MARGINS, lambda m: m is not None))
-    add("options", "hinge with margin left out (default 1)",
+        exact=LOSS_SHARE * _picks(MARGINS, lambda m: m is not None),
+    )
+    add(
+        "options",
+        "hinge with margin left out (default 1)",
         lambda f: _loss(f.case) == "hinge" and "margin" not in f.case["loss"],
-        exact=LOSS_SHARE * _picks(MARGINS, lambda m: m is None))
-    add("options", "leaky_relu with negative_slope given",
-        lambda f: any("negative_slope" in x for x in f.case["layers"]))
-    add("options", "leaky_relu with negative_slope left out (default 0.01)",
-        lambda f: any(x["activation"] == "leaky_relu" and "negative_slope" not in x
-                      for x in f.case["layers"]))
+        exact=LOSS_SHARE * _picks(MARGINS, lambda m: m is None),
+    )
+    add(
+        "options",
+        "leaky_relu with negative_slope given",
+        lambda f: any("negative_slope" in x for x in f.case["layers"]),
+    )
+    add(
+        "options",
+        "leaky_relu with negative_slope left out (default 0.01)",
+        lambda f: any(
+            x["activation"] == "leaky_relu" and "negative_slope" not in x for x in f.case["layers"]
+        ),
+    )
 
     for name in TRAINABLE_ACTIVATIONS:
         add("activation", f"{name} in a hidden layer", _activation_at("hidden", name))
         add("activation", f"{name} as the last layer", _activation_at("last", name))
 
     class_share = _loss_share(CLASS_TARGET_LOSSES)
-    add("targets", "cross_entropy / softmax_cross_entropy / hinge, one-hot",
+    add(
+        "targets",
+        "cross_entropy / softmax_cross_entropy / hinge, one-hot",
         lambda f: _loss(f.case) in CLASS_TARGET_LOSSES and _one_hot(f.case),
-        exact=class_share * _picks(TARGET_KINDS, lambda k: k == "one_hot"))
-    add("targets", "cross_entropy / softmax_cross_entropy, soft rows summing to 1",
-        lambda f: _loss(f.case) in CLASS_TARGET_LOSSES[:2] and not _one_hot(f.case)
-        and bool(np.allclose(_row_sums(f.case), 1, atol=1e-6)))
-    add("targets", "cross_entropy / softmax_cross_entropy, a row not summing to 1",
-        lambda f: _loss(f.case) in CLASS_TARGET_LOSSES[:2]
-        and not np.allclose(_row_sums(f.case), 1, atol=1e-6),
+        exact=class_share * _picks(TARGET_KINDS, lambda k: k == "one_hot"),
+    )
+    add(
+        "targets",
+        "cross_entropy / softmax_cross_entropy, soft rows summing to 1",
+        lambda f: (
+            _loss(f.case) in CLASS_TARGET_LOSSES[:2]
+            and not _one_hot(f.case)
+            and bool(np.allclose(_row_sums(f.case), 1, atol=1e-6))
+        ),
+    )
+    add(
+        "targets",
+        "cross_entropy / softmax_cross_entropy, a row not summing to 1",
+        lambda f: (
+            _loss(f.case) in CLASS_TARGET_LOSSES[:2]
+            and not np.allclose(_row_sums(f.case), 1, atol=1e-6)
+        ),
         exact=_loss_share(CLASS_TARGET_LOSSES[:2])
-        * _picks(TARGET_KINDS, lambda k: k == "unnormalised"))
-    add("targets", "hinge, a tie for the largest target (the first is the class)",
-        lambda f: _loss(f.case) == "hinge" and _hinge_tie(f.case))
+        * _picks(TARGET_KINDS, lambda k: k == "unnormalised"),
+    )
+    add(
+        "targets",
+        "hinge, a tie for the largest target (the first is the class)",
+        lambda f: _loss(f.case) == "hinge" and _hinge_tie(f.case),
+    )
     add("targets", "bce, 0/1 targets", lambda f: _loss(f.case) == "bce" and _one_hot_bce(f.case))
-    add("targets", "bce, targets strictly between 0 and 1",
-        lambda f: _loss(f.case) == "bce" and not _one_hot_bce(f.case))
+    add(
+        "targets",
+        "bce, targets strictly between 0 and 1",
+        lambda f: _loss(f.case) == "bce" and not _one_hot_bce(f.case),
+    )
 
-    add("extreme values", ANY_EXTREME.split(": ", 1)[1],
-        lambda f: f.extreme(+1) or f.extreme(-1))
+    add("extreme values", ANY_EXTREME.split(": ", 1)[1], lambda f: f.extreme(+1) or f.extreme(-1))
     for dtype in DTYPES:
         size = LARGE_VALUE[dtype]
         for sign, word in ((+1, "+"), (-1, "-")):
-            add("extreme values", f"{dtype}: a pre-activation {word}{size:g}",
-                _extreme_in(dtype, sign))
+            add(
+                "extreme values",
+                f"{dtype}: a pre-activation {word}{size:g}",
+                _extreme_in(dtype, sign),
+            )
     add("extreme values", "both directions in one case", lambda f: f.extreme(1) and f.extreme(-1))
-    add("extreme values", "rows of one batch an extreme apart (per-row offsets)",
-        lambda f: f.rows_apart())
-    add("extreme values", "rows an extreme apart in the logits of softmax_cross_entropy",
-        lambda f: _loss(f.case) == "softmax_cross_entropy"
-        and f.rows_apart([f.outputs]))
+    add(
+        "extreme values",
+        "rows of one batch an extreme apart (per-row offsets)",
+        lambda f: f.rows_apart(),
+    )
+    add(
+        "extreme values",
+        "rows an extreme apart in the logits of softmax_cross_entropy",
+        lambda f: _loss(f.case) == "softmax_cross_entropy" and f.rows_apart([f.outputs]),
+    )
     add("extreme values", "in a softmax layer", _large_at(("softmax",)))
-    add("extreme values", "logits under softmax_cross_entropy",
-        lambda f: _loss(f.case) == "softmax_cross_entropy"
-        and _large_at(("identity", "relu", "leaky_relu", "softplus"), last=True)(f))
+    add(
+        "extreme values",
+        "logits under softmax_cross_entropy",
+        lambda f: (
+            _loss(f.case) == "softmax_cross_entropy"
+            and _large_at(("identity", "relu", "leaky_relu", "softplus"), last=True)(f)
+        ),
+    )
     add("extreme values", "a saturated sigmoid or tanh unit", _large_at(("sigmoid", "tanh")))
     add("extreme values", "a softplus unit", _large_at(("softplus",)))
 
-    add("kinks", "a relu/leaky_relu input or hinge margin within 1e-2 of its kink", _near_kink,
+    add(
+        "kinks",
+        "a relu/leaky_relu input or hinge margin within 1e-2 of its kink",
+        _near_kink,
         zero_by_design="the numeric reference cannot difference across a kink; exact kinks are "
-        "checked by tests/harness/test_kinks.py and the regression cases")
+        "checked by tests/harness/test_kinks.py and the regression cases",
+    )
     return rows
 
 

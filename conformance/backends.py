@@ -8,10 +8,15 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from conformance import OWN_PACKAGES
 from conformance.defaults import IMPL_SPEC
 from conformance.errors import BadInput, MissingBackend
 from references.base import Backend, Evaluation
@@ -42,24 +47,71 @@ class CallableBackend:
         return Evaluation(self.function(case))
 
 
+def _import_user_module(spec: str, module_name: str) -> Any:
+    """The user's module, by dotted name (found from the current folder first, as
+    ``python -m`` finds it, also under the console script) or by file path."""
+    path = Path(module_name)
+    if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
+        if not path.is_file():
+            raise BackendError(f"--impl {spec!r}: no such file {module_name!r}")
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # so that the file's own sibling imports work
+        name = path.stem if path.stem not in sys.modules else f"_conformance_user_{path.stem}"
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise BackendError(f"--impl {spec!r}: {module_name!r} cannot be imported as Python")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        loader_spec.loader.exec_module(module)
+        return module
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)  # the console script's sys.path starts at its own folder
+    return importlib.import_module(module_name)
+
+
+def _shadow_hint(module_name: str) -> str:
+    """A note when the user's folder holds a file named like one of the tool's packages."""
+    folder = Path(module_name).resolve().parent if module_name.endswith(".py") else Path.cwd()
+    clashes = [
+        name
+        for name in OWN_PACKAGES
+        if (folder / f"{name}.py").exists() or (folder / name / "__init__.py").exists()
+    ]
+    if not clashes:
+        return ""
+    return (
+        f"; note: {folder} holds {', '.join(f'{n}.py' for n in clashes)}, named like "
+        "backprop-conformance's own package: the tool imports its own, so a module of yours "
+        "that imports it by that name gets the tool's; rename your file"
+    )
+
+
 def load_callable(spec: str) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
-    """Import ``module:callable`` (the callable may be dotted: ``pkg.mod:obj.method``)."""
-    module_name, sep, attribute = spec.partition(":")
+    """Import ``module:callable`` or ``path/to/file.py:callable`` (the callable may be
+    dotted: ``pkg.mod:obj.method``)."""
+    module_name, sep, attribute = spec.rpartition(":")
     if not sep or not module_name or not attribute:
         raise BackendError(
-            f"--impl {spec!r}: expected MODULE:CALLABLE, for example 'mypackage.mlp:gradients'"
+            f"--impl {spec!r}: expected MODULE:CALLABLE or FILE.py:CALLABLE, for example "
+            "'mypackage.mlp:gradients' or 'mynet.py:gradients'"
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import_user_module(spec, module_name)
+    except BackendError:
+        raise
     except ImportError as error:
         raise BackendError(
-            f"--impl {spec!r}: cannot import module {module_name!r} ({error}); is it installed "
-            "or on PYTHONPATH (run from the folder that contains it)?"
+            f"--impl {spec!r}: cannot import module {module_name!r} ({error}); run from the "
+            f"folder that contains it, install it, add its folder to PYTHONPATH, or give its "
+            f"file path (--impl path/to/{module_name.replace('.', '/')}.py:{attribute})"
+            + _shadow_hint(module_name)
         ) from None
     except Exception as error:  # noqa: BLE001 - the user's module failed while importing
         raise BackendError(
             f"--impl {spec!r}: importing module {module_name!r} failed: "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {error}" + _shadow_hint(module_name)
         ) from None
     target: Any = module
     for part in attribute.split("."):

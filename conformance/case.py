@@ -19,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from conformance.defaults import MAX_INPUT_BYTES
 from conformance.errors import BadInput
+from conformance.jsonfiles import JsonFileError, read_json
+from conformance.outputs import create_file
 from contract import ACTIVATIONS, DTYPES, FORMAT_V1, LOSSES, NO_DERIVATIVE, REDUCTIONS, V1_LOSSES
 
 FORMAT = FORMAT_V1
@@ -30,6 +33,10 @@ PARAM_KEYS = ("W", "b")
 LOSS_KEYS = ("name", "reduction")
 
 Case = dict[str, Any]
+
+MAX_SIZE = 2**31 - 1
+"""The largest layer width (a whole number in ``in`` or ``out``): far beyond any array a
+case file within the size limit can hold, small enough for every array library."""
 
 
 class CaseError(BadInput):
@@ -57,14 +64,25 @@ def suggest(name: str, choices: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def brief(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, shortened: a whole number of more than 20 digits is
+    given by its digit count, any other long text is cut with '...'."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        sign = "-" if value < 0 else ""
+        return f"{sign}a whole number of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _unknown_name(kind: str, name: Any, choices: Any, field: str) -> CaseError:
     if not isinstance(name, str):
         return CaseError(
-            f"expected a {kind} name (a string), found {name!r}; one of: {', '.join(choices)}",
+            f"expected a {kind} name (a string), found {brief(name)}; one of: {', '.join(choices)}",
             field=field,
         )
     return CaseError(
-        f"unknown {kind} {name!r}; expected one of: {', '.join(choices)}{suggest(name, choices)}",
+        f"unknown {kind} {brief(name)}; expected one of: {', '.join(choices)}"
+        + suggest(name, choices),
         field=field,
     )
 
@@ -75,7 +93,8 @@ def _check_keys(obj: Any, allowed: tuple[str, ...], required: tuple[str, ...], f
     for key in obj:
         if key not in allowed:
             raise CaseError(
-                f"unknown key {key!r}{suggest(key, allowed)}; allowed keys: {', '.join(allowed)} "
+                f"unknown key {brief(key)}{suggest(key, allowed)}; "
+                f"allowed keys: {', '.join(allowed)} "
                 "(a misspelt key must not pass silently)",
                 field=field or None,
             )
@@ -86,21 +105,25 @@ def _check_keys(obj: Any, allowed: tuple[str, ...], required: tuple[str, ...], f
 
 def _number(value: Any, field: str, *, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise CaseError(f"expected a number, found {value!r}", field=field)
+        raise CaseError(f"expected a number, found {brief(value)}", field=field)
     try:
         finite = math.isfinite(value)
     except OverflowError:
         finite = False
     if not finite:
-        raise CaseError(f"expected a finite number, found {value!r:.40}", field=field)
+        raise CaseError(f"expected a finite number, found {brief(value)}", field=field)
     if minimum is not None and value < minimum:
-        raise CaseError(f"expected a number >= {minimum}, found {value!r}", field=field)
+        raise CaseError(f"expected a number >= {minimum}, found {brief(value)}", field=field)
     return float(value)
 
 
 def _size(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise CaseError(f"expected a positive whole number, found {value!r}", field=field)
+        raise CaseError(f"expected a positive whole number, found {brief(value)}", field=field)
+    if value > MAX_SIZE:
+        raise CaseError(
+            f"expected a width of at most {MAX_SIZE}, found {brief(value)}", field=field
+        )
     return int(value)
 
 
@@ -135,6 +158,8 @@ def _array(value: Any, shape: tuple[int, ...], dtype: type, field: str) -> np.nd
 def numeric_array(value: Any) -> np.ndarray | None:
     """``value`` as a float64 array if it is a rectangular array of real numbers (not
     strings, booleans or objects), else None."""
+    if isinstance(value, (list, tuple)) and _holds_boolean(value):
+        return None  # numpy would read [true, 0.5] as [1.0, 0.5]
     try:
         array = np.asarray(value)
     except (ValueError, TypeError, OverflowError):
@@ -149,6 +174,17 @@ def numeric_array(value: Any) -> np.ndarray | None:
     if array.dtype.kind not in "iuf":
         return None
     return array.astype(np.float64, copy=False)
+
+
+_BOOLEANS = frozenset({bool, np.bool_})
+
+
+def _holds_boolean(value: list[Any] | tuple[Any, ...]) -> bool:
+    """True if a nested list holds a boolean anywhere (one set of types per row: fast)."""
+    kinds = set(map(type, value))
+    if kinds & _BOOLEANS:
+        return True
+    return any(_holds_boolean(item) for item in value if isinstance(item, (list, tuple)))
 
 
 def _leaves(value: Any) -> Any:
@@ -240,7 +276,7 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
     _check_keys(raw, CASE_KEYS, REQUIRED_KEYS, "")
     if raw["format"] != FORMAT:
         raise CaseError(
-            f"expected {FORMAT!r}, found {raw['format']!r}; this tool reads case format "
+            f"expected {FORMAT!r}, found {brief(raw['format'])}; this tool reads case format "
             "version 1 (docs/contract.md)",
             field="format",
         )
@@ -249,7 +285,7 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
         raise _unknown_name("dtype", dtype_name, DTYPES, "dtype")
     dtype = np.dtype(dtype_name).type
     if "name" in raw and not isinstance(raw["name"], str):
-        raise CaseError(f"expected a string, found {raw['name']!r}", field="name")
+        raise CaseError(f"expected a string, found {brief(raw['name'])}", field="name")
 
     if not isinstance(raw["layers"], list) or not raw["layers"]:
         raise CaseError("expected a non-empty list of layers", field="layers")
@@ -299,50 +335,26 @@ def _validate(raw: Any, need_gradient: bool) -> Case:
     return case
 
 
-def read_case_json(path: str | os.PathLike[str]) -> Any:
-    """The parsed JSON of a case file, or :class:`CaseError` saying what is wrong with it."""
-    source = str(path)
+def read_case_json(path: str | os.PathLike[str], *, max_bytes: int = MAX_INPUT_BYTES) -> Any:
+    """The parsed JSON of a case file, or :class:`CaseError` saying what is wrong with it
+    (read by :func:`conformance.jsonfiles.read_json`: a regular file, at most
+    ``max_bytes``, nested at most ``MAX_JSON_DEPTH`` levels, no key twice)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CaseError("no such file", source=source) from None
-    except IsADirectoryError:
-        raise CaseError("is a directory, expected a JSON case file", source=source) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise CaseError(f"cannot be read: {error}", source=source) from None
-    try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-    except DuplicateKeyError as error:
-        raise CaseError(
-            f"key {error.key!r} appears twice in one object; keep one (JSON readers disagree "
-            "on which would win)",
-            source=source,
-        ) from None
-    except json.JSONDecodeError as error:
-        raise CaseError(
-            f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}",
-            source=source,
-        ) from None
+        return read_json(path, max_bytes=max_bytes, limit_option="--max-case-bytes")
+    except JsonFileError as error:
+        raise CaseError(error.problem, source=str(path)) from None
 
 
-class DuplicateKeyError(ValueError):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateKeyError(key)
-        result[key] = value
-    return result
-
-
-def load_case(path: str | os.PathLike[str], *, need_gradient: bool = True) -> Case:
-    """Read and validate a case file."""
-    return validate_case(read_case_json(path), source=str(path), need_gradient=need_gradient)
+def load_case(
+    path: str | os.PathLike[str],
+    *,
+    need_gradient: bool = True,
+    max_bytes: int = MAX_INPUT_BYTES,
+) -> Case:
+    """Read and validate a case file (at most ``max_bytes``; see :func:`read_case_json`)."""
+    return validate_case(
+        read_case_json(path, max_bytes=max_bytes), source=str(path), need_gradient=need_gradient
+    )
 
 
 def case_to_json(case: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,13 +375,16 @@ def _to_json(value: Any) -> Any:
 
 
 def save_case(case: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``case`` as JSON to ``path``; never overwrites (FileExistsError instead)."""
+    """Write ``case`` as JSON to a new file ``path``; never overwrites (FileExistsError
+    instead), and leaves no partial file if the write fails."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "x", encoding="utf-8") as handle:
-        json.dump(case_to_json(case), handle, indent=2)
-        handle.write("\n")
-    return target
+    return create_file(target, case_text(case))
+
+
+def case_text(case: Mapping[str, Any]) -> str:
+    """The JSON text a case is saved as (ASCII: escapes for anything else)."""
+    return json.dumps(case_to_json(case), indent=2) + "\n"
 
 
 def save_case_unique(case: Mapping[str, Any], directory: str | os.PathLike[str], stem: str) -> Path:

@@ -40,3 +40,20 @@ DEFAULT_FAILURES_DIR = "conformance-failures"
 
 IMPL_SPEC = "impl:gradients"
 """The project's own hand-written implementation, the default under test."""
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+"""Per-case time limit of the implementation under test, enforced by killing its worker
+process (0 disables it). Generous: a first call may import torch or compile."""
+MAX_INPUT_BYTES = 256 * 2**20
+"""The largest JSON file (case, golden result, report, settings) read without
+``--max-case-bytes`` / ``--max-report-bytes``: 256 MiB. The largest case this project
+works with is the bench's 10-million-parameter network: written with full float64
+precision (about 21 bytes a number) it is about 210 MB, and reading it peaks near
+0.7 GB of memory (about 3x the file: the text, Python floats, the arrays), which a CI
+runner has. A file above the limit is refused before it is read, so a wrong path
+(a disk image, a log) costs nothing."""
+
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of arrays and objects accepted in any JSON file the tool reads.
+The formats need at most 7 levels (a report's failure holds a case whose W is a list of
+rows); the limit is checked before parsing, so no reader recurses without bound."""

@@ -248,7 +248,9 @@ within 4 LARGE_VALUE (and its L2 term within reason)."""
 
 
 def _layer_input(
-    architecture: Mapping[str, Any], params: list[dict[str, np.ndarray]], inputs: np.ndarray,
+    architecture: Mapping[str, Any],
+    params: list[dict[str, np.ndarray]],
+    inputs: np.ndarray,
     layer: int,
 ) -> np.ndarray:
     """The input of ``layer`` (float64), from the numeric reference's forward pass."""
@@ -262,8 +264,9 @@ def _layer_input(
     }
     parsed = parse_case(partial, dtype=np.float64)
     with np.errstate(all="ignore"):
-        passed = reference_forward(parsed, parsed.weights, parsed.biases, parsed.inputs,
-                                   parsed.targets)
+        passed = reference_forward(
+            parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets
+        )
     return np.asarray(passed.outputs)
 
 

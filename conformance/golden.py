@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.case import Case, CaseError, case_to_json, load_case, save_case_unique
+from conformance.case import Case, CaseError, case_text, case_to_json
+from conformance.defaults import MAX_INPUT_BYTES
 from conformance.errors import BadInput
+from conformance.jsonfiles import JsonFileError, read_json
+from conformance.outputs import create_file
 from conformance.result import ResultError, normalise_result, result_to_json
 
 GOLDEN_FORMAT = "backprop-golden/1"
@@ -64,6 +67,17 @@ def suite_entries(suite: str | Path) -> list[SuiteEntry]:
     ]
 
 
+def orphan_goldens(suite: str | Path) -> list[Path]:
+    """Golden files with no case file of the same name: left over from a removed or
+    renamed case, or waiting to be overwritten by the next case of that name."""
+    root = Path(suite)
+    return [
+        path
+        for path in sorted((root / GOLDEN_DIR).glob("*.json"))
+        if not (root / CASES_DIR / path.name).exists()
+    ]
+
+
 def golden_body(case: Case, result: Mapping[str, Any], verified_against: Sequence[str]) -> dict:
     return {
         "format": GOLDEN_FORMAT,
@@ -73,24 +87,31 @@ def golden_body(case: Case, result: Mapping[str, Any], verified_against: Sequenc
     }
 
 
+def golden_text(case: Case, result: Mapping[str, Any], verified_against: Sequence[str]) -> str:
+    """The content of a golden file: its body and the checksum of the body."""
+    body = golden_body(case, result, verified_against)
+    return json.dumps({**body, "checksum": _checksum(body)}, indent=2) + "\n"
+
+
 def write_golden(
     path: Path, case: Case, result: Mapping[str, Any], verified_against: Sequence[str]
 ) -> None:
     """Write a golden file (only ever called for --update-golden or --add)."""
-    body = golden_body(case, result, verified_against)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**body, "checksum": _checksum(body)}, indent=2) + "\n")
+    path.write_text(golden_text(case, result, verified_against))
 
 
-def read_golden(path: Path, case: Case) -> dict[str, Any]:
+def read_golden(path: Path, case: Case, *, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, Any]:
     """The golden result for ``case``, normalised; GoldenError naming the path otherwise."""
     fix = "rerun with --update-golden to regenerate it after checking why"
     if not path.exists():
         raise GoldenError(f"golden file {str(path)!r} is missing; {fix}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GoldenError(f"golden file {str(path)!r} is corrupt ({error}); {fix}") from None
+        data = read_json(path, max_bytes=max_bytes, limit_option="--max-case-bytes")
+    except JsonFileError as error:
+        raise GoldenError(
+            f"golden file {str(path)!r} is corrupt ({error.problem}); {fix}"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != GOLDEN_FORMAT:
         raise GoldenError(
             f"golden file {str(path)!r} is corrupt: expected format {GOLDEN_FORMAT!r}; {fix}"
@@ -112,20 +133,48 @@ def read_golden(path: Path, case: Case) -> dict[str, Any]:
         raise GoldenError(f"golden file {str(path)!r} is corrupt: {error}; {fix}") from None
 
 
-def add_case(suite: str | Path, source: str | Path) -> tuple[Path, Case]:
-    """Copy a case file (e.g. a saved counterexample) into the suite under a free name."""
-    case = load_case(source)
-    stem = Path(source).stem
-    path = save_case_unique(case, Path(suite) / CASES_DIR, stem)
-    return path, case
+def add_to_suite(
+    suite: str | Path,
+    stem: str,
+    case: Case,
+    result: Mapping[str, Any],
+    verified_against: Sequence[str],
+) -> tuple[Path, Path]:
+    """Add a case and its verified golden result to the suite: both files or neither.
+
+    The name is the first of ``stem``, ``stem-2``, ... free in both ``cases/`` and
+    ``golden/`` (an orphan golden file is never overwritten); both files are created
+    exclusively; if the golden file cannot be written, the case file is removed again."""
+    root = Path(suite)
+    cases_dir, golden_dir = root / CASES_DIR, root / GOLDEN_DIR
+    for folder in (cases_dir, golden_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    case_content = case_text(case)
+    golden_content = golden_text(case, result, verified_against)
+    for attempt in range(1, 10_000):
+        name = f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json"
+        if (golden_dir / name).exists():
+            continue
+        try:
+            case_path = create_file(cases_dir / name, case_content)
+        except FileExistsError:
+            continue
+        try:
+            golden_path = create_file(golden_dir / name, golden_content)
+        except BaseException:
+            case_path.unlink(missing_ok=True)
+            raise
+        return case_path, golden_path
+    raise GoldenError(f"no free name for {stem!r} in {str(cases_dir)!r} and {str(golden_dir)!r}")
 
 
 __all__ = [
     "CaseError",
     "GoldenError",
     "SuiteEntry",
-    "add_case",
+    "add_to_suite",
     "case_digest",
+    "orphan_goldens",
     "read_golden",
     "suite_entries",
     "write_golden",

@@ -8,7 +8,14 @@ disagree among themselves, that is said instead.
 
 ``run_check`` drives a stream of random cases from :mod:`conformance.strategies`
 through Hypothesis: a deterministic seed, generation until the budget is spent or
-the first failure, then Hypothesis shrinks the failure to a minimal case.
+the first failure, then Hypothesis shrinks the failure to a minimal case, and
+:mod:`conformance.reproduce` replays it in a fresh process before it is saved.
+
+The implementation under test is called through :mod:`conformance.calls` (a private
+read-only copy of the case, anything it raises or exits with an outcome, the case
+checked unchanged afterwards), in a worker process with a time limit when it is a
+:class:`conformance.worker.Worker`, in this process otherwise. A genuine Ctrl-C stops
+``run_check``, which returns the run so far marked ``interrupted``.
 """
 
 from __future__ import annotations
@@ -20,19 +27,27 @@ from typing import Any
 
 import numpy as np
 
+from conformance.calls import (
+    ERROR,
+    NOT_COMPARABLE,
+    OK,
+    UNSUPPORTED,
+    InProcess,
+    Tested,
+    private_copy,
+)
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
 from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
-from conformance.result import ResultError, normalise_result
+from conformance.result import ResultError, checked_result, describe_exception
+from conformance.text import printable
 from conformance.tolerances import kind_for
-from references.base import Backend, Evaluation, NonDifferentiableHere
+from references.base import EXACT, Abstains, Backend, Evaluation
 from references.kinks import kink_dependence
 
 AGREE = "agree"
 MISMATCH = "mismatch"
-UNSUPPORTED = "unsupported"
-ERROR = "error"
-NOT_COMPARABLE = "not comparable"
+__all__ = ["AGREE", "ERROR", "MISMATCH", "NOT_COMPARABLE", "UNSUPPORTED"]
 
 
 KINK_ENTRIES_LISTED = 10
@@ -52,6 +67,9 @@ class CaseOutcome:
     verdict: str = ""
     seconds: float = 0.0
     index: int = -1  # position in the case stream (shared by every shard of a run)
+    tested_result: dict[str, Any] | None = None  # what was compared (normalised), if anything
+    timed_out: bool = False  # the tested implementation got no result within its time limit
+    preceding: tuple[Case, ...] = ()  # cases its process was handed before this one (failures)
 
     @property
     def failed(self) -> bool:
@@ -63,7 +81,7 @@ class CaseOutcome:
         When several references disagree with the tested implementation at the same
         places (the usual case: the implementation is wrong), the entries are listed
         once, under the first reference, and the others get one line each."""
-        lines = [self.verdict] if self.verdict else []
+        lines = [printable(self.verdict)] if self.verdict else []
         listed: set[tuple[str, ...]] = set()
         for comparison in self.comparisons + self.cross_checks:
             if comparison.agrees:
@@ -80,7 +98,7 @@ class CaseOutcome:
                 listed.add(places)
                 lines.append(comparison.summary())
         for backend, reason in self.not_comparable.items():
-            lines.append(f"{backend}: not comparable here ({reason})")
+            lines.append(f"{backend}: not comparable here ({printable(reason)})")
         if self.kink_entries:
             lines.append(
                 f"{len(self.kink_entries)} "
@@ -92,46 +110,6 @@ class CaseOutcome:
             if len(self.kink_entries) > KINK_ENTRIES_LISTED:
                 lines.append(f"  ... and {len(self.kink_entries) - KINK_ENTRIES_LISTED} more")
         return "\n".join(lines)
-
-
-def _dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
-    """Arrays a backend returned in another dtype than the case's (the contract says same).
-
-    numpy arrays must carry the case's dtype; nested lists of a float32 case must hold
-    float32 values (each one unchanged by rounding to float32)."""
-    expected = np.dtype(case["dtype"])
-    found = []
-    arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
-    arrays.append(("input_grad", raw.get("input_grad")))
-    for layer, grad in enumerate(raw.get("grads") or []):
-        if isinstance(grad, Mapping):
-            arrays += [(f"grads[{layer}].W", grad.get("W")), (f"grads[{layer}].b", grad.get("b"))]
-    for where, value in arrays:
-        if isinstance(value, (np.ndarray, np.generic)):
-            if value.dtype != expected:
-                found.append(f"{where} is {value.dtype}")
-        elif expected == np.float32 and value is not None:
-            wide = np.asarray(value, dtype=np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                exact = (wide.astype(np.float32).astype(np.float64) == wide) | np.isnan(wide)
-            if not exact.all():
-                found.append(f"{where} holds values that are not float32 numbers")
-    if not found:
-        return []
-    return [
-        f"{name} returned {', '.join(found)} for a {expected} case: a {expected} case must "
-        f"be computed in {expected} end to end (docs/contract.md)"
-    ]
-
-
-def _private_copy(case: Case) -> Case:
-    """A copy of the case's dicts and lists for one backend (its arrays are read-only), so
-    that no backend can change what the others, or the saved counterexample, see."""
-    copy = dict(case)
-    copy["layers"] = [dict(layer) for layer in case["layers"]]
-    copy["params"] = [dict(params) for params in case["params"]]
-    copy["loss"] = dict(case["loss"])
-    return copy
 
 
 def _non_finite(result: Mapping[str, Any]) -> list[str]:
@@ -146,22 +124,18 @@ def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
     """('ok', the normalised result and its provenance) or (status, reason) for a
     backend on a case."""
     try:
-        evaluation = backend.evaluate(_private_copy(case))
+        evaluation = backend.evaluate(private_copy(case))
         raw = evaluation.result
     except NotImplementedError as error:
         return UNSUPPORTED, str(error) or "raised NotImplementedError"
-    except NonDifferentiableHere as error:
+    except Abstains as error:
         return NOT_COMPARABLE, str(error)
     except Exception as error:  # noqa: BLE001 - any crash on a valid case is reported
-        return ERROR, f"{type(error).__name__}: {error}"
+        return ERROR, describe_exception(error)
     try:
-        result = normalise_result(raw, case, backend.name)
+        return "ok", Evaluation(checked_result(raw, case, backend.name), evaluation.provenance)
     except ResultError as error:
         return ERROR, str(error)
-    problems = _dtype_problems(raw, case, backend.name)
-    if problems:
-        return ERROR, problems[0]
-    return "ok", Evaluation(result, evaluation.provenance)
 
 
 def _compare(
@@ -188,32 +162,71 @@ def _compare(
     )
 
 
-def check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> CaseOutcome:
+def run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
+    """('ok', the checked, normalised result with its provenance, an :class:`Evaluation`)
+    or (status, reason): one backend on one case, with the rules every command shares
+    (:func:`conformance.result.checked_result` for the result; NotImplementedError is
+    unsupported; a reference that abstains is not comparable; any other exception is an
+    error, described with its place)."""
+    return _run_backend(backend, case)
+
+
+def _run_references(case: Case, references: Sequence[Backend]) -> list[tuple[str, Any]]:
+    """Each reference's (status, evaluation or reason), in order."""
+    return [_run_backend(reference, case) for reference in references]
+
+
+def as_tested(tested: Backend | Tested) -> Tested:
+    """The implementation under test as the harness calls it: a :class:`Tested` as it is
+    (a worker process), any other backend guarded in this process."""
+    if hasattr(tested, "call"):
+        return tested  # type: ignore[return-value]
+    return InProcess(tested, reason="given as a backend object")
+
+
+def check_case(case: Case, tested: Backend | Tested, references: Sequence[Backend]) -> CaseOutcome:
     """Run ``case`` through ``tested`` and every reference; compare; give a verdict."""
     started = time.perf_counter()
-    outcome = _check_case(case, tested, references)
+    outcome = _check_case(case, as_tested(tested), references)
     outcome.seconds = time.perf_counter() - started
+    if not outcome.failed:
+        outcome.preceding = ()  # kept for failures only, which may need what came before
     return outcome
 
 
-def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> CaseOutcome:
+def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> CaseOutcome:
     dtype = case["dtype"]
-    status, tested_result = _run_backend(tested, case)
-    if status == UNSUPPORTED:
+    # A worker computes the case while the references do here (two cores, and the pipe's
+    # latency hidden); their results are kept only if the tested call gives a result.
+    receive = tested.submit(case)
+    reference_runs = _run_references(case, references)
+    call = receive()
+    if call.status == UNSUPPORTED:
+        verdict = f"{tested.name}: unsupported ({call.problem})"
+        return CaseOutcome(case, UNSUPPORTED, verdict=verdict)
+    tested_result: dict[str, Any] = {}
+    problem = call.problem
+    if call.status == OK:
+        try:
+            tested_result = checked_result(call.result, case, tested.name)
+        except ResultError as error:
+            problem = str(error)
+    if call.status != OK or problem:
         return CaseOutcome(
-            case, UNSUPPORTED, verdict=f"{tested.name}: unsupported ({tested_result})"
+            case,
+            ERROR,
+            verdict=f"{tested.name} failed: {problem}",
+            timed_out=call.timed_out,
+            preceding=call.preceding,
         )
-    if status != "ok":
-        return CaseOutcome(case, ERROR, verdict=f"{tested.name} failed: {tested_result}")
 
-    outcome = CaseOutcome(case, AGREE)
+    outcome = CaseOutcome(case, AGREE, tested_result=tested_result, preceding=call.preceding)
     dependence = kink_dependence(case)
     excluded = dependence.masks() if dependence.any else {}
     outcome.kink_entries = dependence.reasons() if dependence.any else []
     reference_results: dict[str, Evaluation] = {}
     crashed: dict[str, str] = {}
-    for reference in references:
-        ref_status, evaluation = _run_backend(reference, case)
+    for reference, (ref_status, evaluation) in zip(references, reference_runs, strict=True):
         if ref_status == "ok" and _non_finite(evaluation.result):
             outcome.not_comparable[reference.name] = (
                 f"its result holds NaN or inf in {', '.join(_non_finite(evaluation.result))}: "
@@ -225,10 +238,11 @@ def _check_case(case: Case, tested: Backend, references: Sequence[Backend]) -> C
             crashed[reference.name] = evaluation
         else:
             outcome.not_comparable[reference.name] = evaluation
+    tested_evaluation = Evaluation(tested_result, EXACT)
     for name, evaluation in reference_results.items():
         outcome.comparisons.append(
             _compare(
-                tested_result,
+                tested_evaluation,
                 evaluation,
                 dtype=dtype,
                 first_name=tested.name,
@@ -304,6 +318,13 @@ class CheckRun:
     first_failure: CaseOutcome | None = None  # the failure as first found, before shrinking
     shrink_steps: int = 0
     seconds: float = 0.0
+    isolation: str = ""  # where the implementation ran, and its time limit
+    interrupted: bool = False  # stopped by Ctrl-C: the counts are the run so far
+    # What a replay of the failure needs, from conformance.reproduce: the cases in the order
+    # to replay them, the failing one last, and whether that was seen to reproduce the
+    # failure in a fresh process (None: not checked).
+    replay_cases: list[Case] = field(default_factory=list)
+    reproduces: bool | None = None
 
     @property
     def checked(self) -> int:
@@ -321,11 +342,17 @@ class _CaseFailed(Exception):
         self.outcome = outcome
 
 
+class _NoShrinking(BaseException):
+    """Raised inside the Hypothesis test to end the run at once: a case that timed out
+    is not shrunk (each attempt could cost a whole time limit). A BaseException, so that
+    Hypothesis lets it through instead of treating it as the test's failure."""
+
+
 DEFAULT_MAX_SHRINK_SECONDS = 120.0
 
 
 def run_check(
-    tested: Backend,
+    tested: Backend | Tested,
     references: Sequence[Backend],
     *,
     cases: int = DEFAULT_CASES,
@@ -340,7 +367,12 @@ def run_check(
     """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
 
     Generation stops at the first failing case; Hypothesis then shrinks it (for at
-    most ``max_shrink_seconds``) and ``CheckRun.failure`` holds the minimal case.
+    most ``max_shrink_seconds``; a case that timed out is not shrunk) and
+    ``CheckRun.failure`` holds the minimal case, replayed by
+    :func:`conformance.reproduce.confirm_failure` before anyone saves it.
+
+    A Ctrl-C (KeyboardInterrupt) stops generation, shrinking and the replay; the run so
+    far is returned with ``interrupted`` set.
 
     ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
     stream, so that n machines with the same seed cover one run between them.
@@ -352,15 +384,18 @@ def run_check(
     from hypothesis import HealthCheck, Phase, Verbosity, given
     from hypothesis.errors import Flaky, FlakyFailure
 
+    from conformance.reproduce import confirm_failure
     from conformance.strategies import cases as case_strategy
 
+    implementation = as_tested(tested)  # once: an in-process one remembers what it was handed
     run = CheckRun(
         seed=seed,
         budget=cases,
-        tested=tested.name,
+        tested=implementation.name,
         references=[reference.name for reference in references],
         skipped_references=dict(skipped_references or {}),
         shard=shard,
+        isolation=implementation.isolation,
     )
     shrink_started: list[float] = []
     drawn = [0]
@@ -370,7 +405,7 @@ def run_check(
             drawn[0] += 1
             if (drawn[0] - 1) % shard_count != shard_index - 1:
                 return  # another shard's case
-        outcome = check_case(case, tested, references)
+        outcome = check_case(case, implementation, references)
         if run.first_failure is None:
             outcome.index = drawn[0] - 1
             run.outcomes.append(outcome)
@@ -385,6 +420,8 @@ def run_check(
                 return  # out of shrinking time: keep the smallest failure found so far
         if outcome.failed:
             run.failure = outcome
+            if outcome.timed_out:
+                raise _NoShrinking
             raise _CaseFailed(outcome)
 
     phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
@@ -409,7 +446,16 @@ def run_check(
         wrapped()
     except _CaseFailed as failed:
         run.failure = failed.outcome
+    except _NoShrinking:
+        pass
     except (FlakyFailure, Flaky):
         pass  # the failure did not reproduce on replay; run.failure holds the last one seen
+    except KeyboardInterrupt:
+        run.interrupted = True
+    if run.failure is not None and not run.interrupted:
+        try:
+            confirm_failure(run, implementation, references)
+        except KeyboardInterrupt:
+            run.interrupted = True
     run.seconds = time.perf_counter() - started
     return run

@@ -1,8 +1,8 @@
 """The pytest plugin (registered through the ``pytest11`` entry point).
 
 Options ``--conformance-impl``, ``--conformance-seed``, ``--conformance-cases``,
-``--conformance-against``; the seed in the report header so any run can be
-repeated (as pytest-randomly does); a ``conformance`` fixture whose ``check()``
+``--conformance-against``, ``--conformance-timeout``; the seed in the report header
+so any run can be repeated (as pytest-randomly does); a ``conformance`` fixture whose ``check()``
 runs the whole harness in one line; and two Hypothesis profiles:
 ``conformance-ci`` (derandomized, no example database, no deadline: the first JAX
 call compiles) and ``conformance-dev``.
@@ -16,7 +16,13 @@ from typing import Any
 
 import pytest
 
-from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED, IMPL_SPEC, SEED_LIMIT
+from conformance.defaults import (
+    DEFAULT_CASES,
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT_SECONDS,
+    IMPL_SPEC,
+    SEED_LIMIT,
+)
 
 
 def _register_profiles() -> None:
@@ -61,6 +67,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAMES",
         help="comma-separated references (default: every available one)",
     )
+    group.addoption(
+        "--conformance-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"time limit per case for an implementation that runs in a worker process "
+        f"(default {DEFAULT_TIMEOUT_SECONDS:g}; 0 disables it)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,6 +90,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"--conformance-seed: expected a whole number or 'random', found {text!r}"
             ) from None
     config.stash[_SEED] = seed
+    if config.getoption("--conformance-timeout") < 0:
+        raise pytest.UsageError(
+            f"--conformance-timeout: expected a number of seconds >= 0, found "
+            f"{config.getoption('--conformance-timeout')}"
+        )
     if config.getoption("--conformance-cases") < 1:
         raise pytest.UsageError(
             f"--conformance-cases: expected a number >= 1, found "
@@ -102,15 +121,19 @@ class ConformanceFixture:
     seed: int
     cases: int
     against: list[str]
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
 
     def check(self, implementation: Any = None, **options: Any) -> Any:
         """Run the harness on ``implementation`` (default: --conformance-impl); fail the
-        test with the localised, shrunk mismatch if any."""
+        test with the localised, shrunk mismatch if any. ``timeout=`` (seconds per case,
+        0: none) overrides --conformance-timeout; it holds where the implementation runs
+        in a worker process (see :func:`conformance.api.tested_implementation`)."""
         from conformance.api import assert_conforms
 
         options.setdefault("seed", self.seed)
         options.setdefault("cases", self.cases)
         options.setdefault("against", self.against or None)
+        options.setdefault("timeout", self.timeout)
         return assert_conforms(implementation or self.implementation, **options)
 
 
@@ -124,4 +147,5 @@ def conformance(request: pytest.FixtureRequest) -> ConformanceFixture:
         seed=config.stash[_SEED],
         cases=config.getoption("--conformance-cases"),
         against=against,
+        timeout=config.getoption("--conformance-timeout"),
     )

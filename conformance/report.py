@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from importlib import metadata
@@ -13,7 +13,6 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, case_to_json
-from conformance.errors import BadInput
 from conformance.harness import (
     AGREE,
     ERROR,
@@ -23,6 +22,11 @@ from conformance.harness import (
     CaseOutcome,
     CheckRun,
 )
+from conformance.jsonfiles import JsonFileError, dumps, read_json
+from conformance.outputs import OutputPathError
+from conformance.text import xml_text
+
+__all__ = ["OutputPathError"]
 
 REPORT_FORMAT = "backprop-conformance-report/1"
 STATUSES = (AGREE, MISMATCH, ERROR, UNSUPPORTED, NOT_COMPARABLE)
@@ -58,12 +62,25 @@ def versions() -> dict[str, str]:
 
 
 def exit_code(run: CheckRun) -> int:
-    """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked."""
-    if run.failure is not None or run.count(MISMATCH) or run.count(ERROR):
+    """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked;
+    130 when the run was interrupted (whatever it had found: it did not finish)."""
+    if run.interrupted:
+        return exit_codes.INTERRUPTED
+    return verdict_code(
+        {status: run.count(status) for status in STATUSES},
+        has_failure=run.failure is not None,
+        whole_run=run.shard == (1, 1),
+    )
+
+
+def verdict_code(counts: Mapping[str, int], *, has_failure: bool, whole_run: bool) -> int:
+    """The exit code that case outcomes mean, from their counts by status: the one rule,
+    used for a run and to recompute a report's (``merge-reports`` trusts no stated code)."""
+    if has_failure or counts.get(MISMATCH, 0) or counts.get(ERROR, 0):
         return exit_codes.MISMATCH
-    if run.checked == 0 and run.shard != (1, 1):
+    if sum(counts.values()) == 0 and not whole_run:
         return exit_codes.OK  # this shard drew none of the run's cases: nothing to check
-    if run.count(AGREE) == 0:
+    if counts.get(AGREE, 0) == 0:
         return exit_codes.MISMATCH  # nothing was actually compared: never report that as a pass
     return exit_codes.OK
 
@@ -147,9 +164,13 @@ def report_json(
             "replay": replay,
             "case": case_to_json(run.failure.case),
             "shrink_steps": run.shrink_steps,
+            "reproduces": run.reproduces,
         }
     return {
         "format": REPORT_FORMAT,
+        "complete": not run.interrupted,
+        "interrupted": run.interrupted,
+        "isolation": run.isolation,
         "seed": run.seed,
         "budget": run.budget,
         "tested": run.tested,
@@ -215,46 +236,116 @@ def junit_xml(run: CheckRun, suite_name: str = "backprop-conformance") -> str:
                     "failure",
                     message=f"{pair}: {comparison.mismatch_count} entries disagree",
                 ).text = comparison.summary()
+    errors = 0
+    if run.interrupted:
+        total, errors = total + 1, 1
+        classname = f"{suite_name}.{run.tested}"
+        element = ET.SubElement(suite, "testcase", classname=classname, name=INCOMPLETE_TESTCASE)
+        ET.SubElement(element, "error", message=INTERRUPTED_MESSAGE)
     suite.set("tests", str(total))
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))
-    suite.set("errors", "0")
+    suite.set("errors", str(errors))
     suite.set("time", f"{run.seconds:.3f}")
     properties = ET.Element("properties")
     ET.SubElement(properties, "property", name="seed", value=str(run.seed))
+    ET.SubElement(properties, "property", name="complete", value=str(not run.interrupted).lower())
     suite.insert(0, properties)
+    for element in suite.iter():  # names and messages may hold any character a user wrote
+        if element.text:
+            element.text = xml_text(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, xml_text(value))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-class OutputPathError(BadInput):
-    """A report or failures path that cannot be written (exit code 2)."""
+INCOMPLETE_TESTCASE = "run incomplete"
+INTERRUPTED_MESSAGE = "the run was interrupted before it ended: its verdict is incomplete"
+IN_PROGRESS_MESSAGE = (
+    "the run that writes this report has not ended: it is still running, or it was killed "
+    "or crashed before it could write its verdict"
+)
 
 
-def path_problem(path: Path) -> str | None:
-    """Why a file cannot be written at ``path`` (None if it can)."""
-    if path.is_dir():
-        return "is a folder; give a file name"
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{str(parent)!r} is a file, so no folder can be made there"
-    if not os.access(parent, os.W_OK):
-        return f"folder {str(parent)!r} is not writable"
-    return None
+def in_progress_json(options: Mapping[str, Any]) -> dict[str, Any]:
+    """What a report path holds while its run is going: no verdict, marked incomplete (a
+    run killed before its end leaves this, never the previous run's report)."""
+    return {
+        "format": REPORT_FORMAT,
+        "complete": False,
+        "interrupted": False,
+        "exit_code": None,
+        "state": IN_PROGRESS_MESSAGE,
+        "options": dict(options),
+    }
+
+
+def in_progress_junit_xml(suite_name: str = "backprop-conformance") -> str:
+    """The JUnit XML counterpart of :func:`in_progress_json`: one testcase in error."""
+    suite = ET.Element(
+        "testsuite", name=suite_name, tests="1", failures="0", errors="1", skipped="0"
+    )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="complete", value="false")
+    element = ET.SubElement(suite, "testcase", classname=suite_name, name=INCOMPLETE_TESTCASE)
+    ET.SubElement(element, "error", message=IN_PROGRESS_MESSAGE)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def is_json_report(path: Path) -> bool:
+    """True if ``path`` holds a JSON report of this tool (which a new report may replace)."""
+    try:
+        data = read_json(path, limit_option="--report-json")
+    except JsonFileError:
+        return False
+    return isinstance(data, dict) and data.get("format") == REPORT_FORMAT
+
+
+def is_junit_report(path: Path) -> bool:
+    """True if ``path`` looks like a JUnit XML report (which a new report may replace)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    start = head.lstrip()
+    return start.startswith((b"<?xml", b"<testsuite")) and b"<testsuite" in head
 
 
 def write_report(path: str | Path, text: str) -> Path:
     """Write a report to the path the user named for it, creating its folders.
 
     A report is output the user asked for by path, so it is replaced if present (as
-    pytest does with --junitxml); case files, which users keep, never are."""
+    pytest does with --junitxml); case files, which users keep, never are. It is
+    replaced whole or not at all: written to a temporary file in the same folder, then
+    renamed over the path, so a reader never sees half a report."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        os.chmod(temporary, _file_mode(target))
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
     return target
 
 
-def dump_json(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"
+def _file_mode(path: Path) -> int:
+    """The permissions a report gets: those of the file it replaces, else the usual ones
+    (a temporary file is created private)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
+
+def dump_json(data: Mapping[str, Any]) -> str:
+    """A report as strict JSON (non-finite numbers as strings: conformance.jsonfiles)."""
+    return dumps(data) + "\n"

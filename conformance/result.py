@@ -1,20 +1,32 @@
-"""Checking and normalising what a backend returns (the result object of docs/contract.md)."""
+"""Checking and normalising what a backend returns (the result object of docs/contract.md).
+
+One set of rules for every command that runs an implementation (``check``,
+``replay``, ``regress``, ``grad``): :func:`checked_result` accepts a result only if it
+has the contract's keys and shapes, holds numbers, and is in the case's dtype. A result
+that breaks the contract is an error of the implementation (exit code 1), never bad
+input from the user (exit code 2), so :class:`ResultError` is not a ``BadInput``.
+"""
 
 from __future__ import annotations
 
+import os
+import sysconfig
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from conformance.case import Case, case_to_json, numeric_array
-from conformance.errors import BadInput
 
 RESULT_KEYS = ("loss", "outputs", "grads", "input_grad")
+RESULT_SECTION = "see docs/contract.md, section 'Result'"
+DTYPE_SECTION = "see docs/contract.md, section 'Dtype'"
 
 
-class ResultError(BadInput):
-    """A backend returned something that does not follow the result contract."""
+class ResultError(ValueError):
+    """A backend returned something that does not follow the result contract (an error
+    of that backend: exit code 1 wherever it happens)."""
 
 
 def _as_array(value: Any, shape: tuple[int, ...], where: str, backend: str) -> np.ndarray:
@@ -22,12 +34,12 @@ def _as_array(value: Any, shape: tuple[int, ...], where: str, backend: str) -> n
     if array is None:
         raise ResultError(
             f"backend {backend!r}: {where} is not a rectangular array of numbers "
-            f"(found {type(value).__name__})"
+            f"(found {type(value).__name__}; {RESULT_SECTION})"
         )
     if array.shape != shape:
         raise ResultError(
             f"backend {backend!r}: {where} has shape {array.shape}, expected {shape} "
-            "(see docs/contract.md, section 'Result')"
+            f"({RESULT_SECTION})"
         )
     return array
 
@@ -43,21 +55,26 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
         raise ResultError(
             f"backend {backend!r} returned {type(result).__name__}, expected a dict with keys "
             + ", ".join(RESULT_KEYS)
+            + f" ({RESULT_SECTION})"
         )
     missing = [key for key in RESULT_KEYS if key not in result]
     if missing:
-        raise ResultError(f"backend {backend!r}: result has no {', '.join(map(repr, missing))}")
+        raise ResultError(
+            f"backend {backend!r}: result has no {', '.join(map(repr, missing))} ({RESULT_SECTION})"
+        )
     count = case["inputs"].shape[0]
     grads = result["grads"]
     if not isinstance(grads, (list, tuple)) or len(grads) != len(case["layers"]):
         raise ResultError(
             f"backend {backend!r}: 'grads' must be a list with one {{'W', 'b'}} per layer "
-            f"({len(case['layers'])})"
+            f"({len(case['layers'])}; {RESULT_SECTION})"
         )
     normal_grads = []
     for index, (layer, grad) in enumerate(zip(case["layers"], grads, strict=True)):
         if not isinstance(grad, Mapping) or "W" not in grad or "b" not in grad:
-            raise ResultError(f"backend {backend!r}: grads[{index}] must have keys 'W' and 'b'")
+            raise ResultError(
+                f"backend {backend!r}: grads[{index}] must have keys 'W' and 'b' ({RESULT_SECTION})"
+            )
         normal_grads.append(
             {
                 "W": _as_array(
@@ -74,6 +91,77 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
         "grads": normal_grads,
         "input_grad": _as_array(result["input_grad"], case["inputs"].shape, "input_grad", backend),
     }
+
+
+def dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
+    """Arrays a backend returned in another dtype than the case's (the contract says same).
+
+    numpy arrays must carry the case's dtype; nested lists of a float32 case must hold
+    float32 values (each one unchanged by rounding to float32)."""
+    expected = np.dtype(case["dtype"])
+    found = []
+    arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
+    arrays.append(("input_grad", raw.get("input_grad")))
+    for layer, grad in enumerate(raw.get("grads") or []):
+        if isinstance(grad, Mapping):
+            arrays += [(f"grads[{layer}].W", grad.get("W")), (f"grads[{layer}].b", grad.get("b"))]
+    for where, value in arrays:
+        if isinstance(value, (np.ndarray, np.generic)):
+            if value.dtype != expected:
+                found.append(f"{where} is {value.dtype}")
+        elif expected == np.float32 and value is not None:
+            wide = np.asarray(value, dtype=np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                exact = (wide.astype(np.float32).astype(np.float64) == wide) | np.isnan(wide)
+            if not exact.all():
+                found.append(f"{where} holds values that are not float32 numbers")
+    if not found:
+        return []
+    return [
+        f"{name} returned {', '.join(found)} for a {expected} case: a {expected} case must "
+        f"be computed in {expected} end to end ({DTYPE_SECTION})"
+    ]
+
+
+def checked_result(raw: Any, case: Case, backend: str) -> dict[str, Any]:
+    """The normalised result (:func:`normalise_result`) if ``raw`` follows the contract,
+    dtype included; :class:`ResultError` saying what breaks it otherwise."""
+    result = normalise_result(raw, case, backend)
+    problems = dtype_problems(raw, case, backend)
+    if problems:
+        raise ResultError(problems[0])
+    return result
+
+
+_LIBRARY_FOLDERS = tuple(
+    os.path.realpath(folder)
+    for folder in {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
+)
+_HARNESS_FOLDER = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+
+
+def describe_exception(error: BaseException) -> str:
+    """``"ValueError: shapes do not align (at mypackage/mlp.py:42, in gradients)"``: the
+    exception's type and message and where it was raised in the caller's code.
+
+    The place is the innermost frame outside this package and outside the standard
+    library and installed packages (numpy's frame says little); failing that, the
+    innermost frame outside this package."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not os.path.realpath(frame.filename).startswith(_HARNESS_FOLDER + os.sep)
+    ]
+    own = [
+        frame
+        for frame in frames
+        if not os.path.realpath(frame.filename).startswith(_LIBRARY_FOLDERS)
+    ]
+    chosen = (own or frames)[-1:] if frames else []
+    for frame in chosen:
+        text += f" (at {frame.filename}:{frame.lineno}, in {frame.name})"
+    return text
 
 
 def result_to_json(result: Mapping[str, Any]) -> dict[str, Any]:

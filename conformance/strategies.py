@@ -23,7 +23,7 @@ docs/strategies-audit.md (generated from :mod:`conformance.audit`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -389,3 +389,126 @@ def case_stream(
         dtypes=dtypes or tuple(DTYPES),
         max_batch=max_batch,
     )
+
+
+# malformed case files ------------------------------------------------------------
+# For testing every reader of case files: each draw is a valid case broken in one way
+# that the loader must reject (exit code 2), as bytes ready to be written to a file.
+
+NASTY_NAME_PIECES = ("\x1b[31m", "\r", "\n", "\x00", "\ud800", "\udfff", "\u202e", "\u2028", "é")
+"""Pieces of case names a terminal, a log or an encoder can trip on."""
+
+REQUIRED_FIELDS = (
+    ("format",),
+    ("layers",),
+    ("params",),
+    ("loss",),
+    ("inputs",),
+    ("targets",),
+    ("loss", "name"),
+)
+"""Fields a case cannot do without (beside each layer's in/out/activation and W/b)."""
+
+OTHER_TYPES: tuple[Any, ...] = ("text", 7, [], {}, None, True)
+"""One value of each JSON type, to put where a value of another type belongs."""
+
+MALFORMATIONS = (
+    "remove",
+    "rename",
+    "mistype",
+    "boolean",
+    "deep",
+    "huge size",
+    "bad utf-8",
+)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return type(value).__name__
+
+
+def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON value (keys and indices), the root excluded."""
+    found = []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else []
+    )
+    for key, item in items:
+        found.append((*path, key))
+        found += _places(item, (*path, key))
+    return found
+
+
+def _parent(raw: Any, path: tuple[Any, ...]) -> Any:
+    for key in path[:-1]:
+        raw = raw[key]
+    return raw
+
+
+@st.composite
+def malformed_case_files(draw: st.DrawFn, valid: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
+    """(file content, what is wrong): one of the ``valid`` cases (JSON objects) with a
+    name that may hold control characters or lone surrogates, broken one way: a
+    required field removed, a key renamed, a value of the wrong JSON type, a boolean
+    among numbers, nesting deeper than arrays allow (or than any reader accepts), an
+    enormous or non-positive width, or bytes that are not UTF-8."""
+    import json
+
+    raw = json.loads(json.dumps(draw(st.sampled_from(list(valid)))))
+    if draw(st.booleans()):
+        pieces = st.lists(st.sampled_from(NASTY_NAME_PIECES) | st.text(max_size=3), max_size=6)
+        raw["name"] = "".join(draw(pieces))
+    kind = draw(st.sampled_from(MALFORMATIONS))
+    places = _places(raw)
+    if kind == "remove":
+        required = [*REQUIRED_FIELDS]
+        required += [p for p in places if p[-1] in ("in", "out", "activation", "W", "b")]
+        required += [p for p in places if isinstance(p[-1], int)]  # an entry of a list
+        path = draw(st.sampled_from(required))
+        del _parent(raw, path)[path[-1]]
+    elif kind == "rename":
+        path = draw(st.sampled_from([p for p in places if isinstance(p[-1], str)]))
+        parent = _parent(raw, path)
+        parent[path[-1] + draw(st.sampled_from(["x", "_", "s", " "]))] = parent.pop(path[-1])
+    elif kind == "mistype":
+        path = draw(st.sampled_from(places))
+        parent = _parent(raw, path)
+        others = [v for v in OTHER_TYPES if _json_type(v) != _json_type(parent[path[-1]])]
+        parent[path[-1]] = draw(st.sampled_from(others))
+    elif kind == "boolean":
+        arrays = ("params", "inputs", "targets")
+        numbers = [
+            p for p in places if p[0] in arrays and _json_type(_parent(raw, p)[p[-1]]) == "number"
+        ]
+        path = draw(st.sampled_from(numbers))
+        _parent(raw, path)[path[-1]] = draw(st.booleans())
+    elif kind == "deep":
+        path = draw(st.sampled_from(places))
+        value = _parent(raw, path)[path[-1]]
+        for _ in range(draw(st.integers(2, 300))):
+            value = [value]
+        _parent(raw, path)[path[-1]] = value
+    elif kind == "huge size":
+        sizes = [p for p in places if p[0] == "layers" and p[-1] in ("in", "out")]
+        path = draw(st.sampled_from(sizes))
+        exponent = draw(st.integers(10, 600))
+        _parent(raw, path)[path[-1]] = draw(st.sampled_from([10**exponent, -(10**exponent), 0]))
+    # Written as ASCII (lone surrogates as escapes) or as UTF-8 (a lone surrogate then
+    # makes bytes that are not UTF-8: also bad input).
+    content = json.dumps(raw, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+    if kind == "bad utf-8":
+        cut = draw(st.integers(0, len(content)))
+        content = (
+            content[:cut]
+            + draw(st.sampled_from([b"\xff", b"\xed\xa0\x80", b"\xc3"]))
+            + (content[cut:])
+        )
+    return content, kind

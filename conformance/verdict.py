@@ -3,31 +3,48 @@
 ``check``, ``replay`` and ``regress`` end the same way; :func:`conclude` does it for
 all three from plain values (:class:`Outputs`), so that what is printed, saved and
 recorded is decided in one place.
+
+A CI step trusts the exit code and the reports, so neither may say more than the
+run showed: :func:`claim_report_paths` replaces a previous run's reports with
+"incomplete" ones before the run starts (a crash never leaves an old
+``"exit_code": 0`` behind); reports are written whole or not at all; a replay
+command is printed only for a failure that was seen to recur in a fresh process;
+an interrupted run says so, exits 130 and marks its reports incomplete.
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from conformance import exit_codes
-from conformance.case import save_case_unique
+from conformance.case import case_to_json, save_case_unique
+from conformance.errors import BadInput
 from conformance.harness import CheckRun
+from conformance.outputs import (
+    check_output_file,
+    check_output_folder,
+    print_unsaved_case,
+    refuse_overlaps,
+)
 from conformance.report import (
-    OutputPathError,
     describe_architecture,
     dump_json,
     exit_code,
+    in_progress_json,
+    in_progress_junit_xml,
+    is_json_report,
+    is_junit_report,
     junit_xml,
-    path_problem,
     report_json,
     summary_table,
     write_report,
 )
+from conformance.text import printable
 
 
 @dataclass(frozen=True)
@@ -39,28 +56,73 @@ class Outputs:
     junit_xml: str | None = None
     replay_options: Sequence[str] = ()  # e.g. ("--impl", "pkg:f", "--against", "torch")
     options: Mapping[str, object] = field(default_factory=dict)  # recorded in the JSON report
+    inputs: Sequence[str] = ()  # files the command reads: never an output
+    read_folders: Sequence[str] = ()  # folders the command reads (a suite's): no output inside
 
 
 def check_output_paths(outputs: Outputs) -> None:
     """Fail before the run (OutputPathError, exit 2), not after it, if a report or the
-    failures folder cannot be written where the user asked."""
-    for option, path in (
-        ("--report-json", outputs.report_json),
-        ("--junit-xml", outputs.junit_xml),
-    ):
-        if path:
-            problem = path_problem(Path(path))
-            if problem:
-                raise OutputPathError(f"{option} {path!r}: {problem}")
+    failures folder cannot be written where the user asked, or a report would replace
+    an input of the run or a file that is not a report."""
+    refuse_overlaps(
+        {"--report-json": outputs.report_json, "--junit-xml": outputs.junit_xml},
+        inputs=outputs.inputs,
+        read_folders=outputs.read_folders,
+    )
+    if outputs.report_json:
+        check_output_file(
+            outputs.report_json, "--report-json", replaceable=is_json_report, kind="JSON report"
+        )
+    if outputs.junit_xml:
+        check_output_file(
+            outputs.junit_xml, "--junit-xml", replaceable=is_junit_report, kind="JUnit XML report"
+        )
     if outputs.save_dir is not None:
-        folder = Path(outputs.save_dir)
-        if folder.exists() and not folder.is_dir():
-            raise OutputPathError(f"--save-failures {outputs.save_dir!r}: is a file, not a folder")
+        check_output_folder(outputs.save_dir, "--save-failures")
 
 
-def replay_command(path: Path, replay_options: Sequence[str]) -> str:
-    """The command that replays a saved case with the run's implementation and references."""
-    return shlex.join(["python", "-m", "conformance", "replay", str(path), *replay_options])
+def claim_report_paths(outputs: Outputs) -> None:
+    """Before the run: replace any report at the run's report paths with one that says
+    "incomplete", so that a run that never reaches :func:`conclude` (killed, crashed)
+    leaves no earlier run's verdict behind for the next CI step to trust."""
+    if outputs.report_json:
+        write_report(outputs.report_json, dump_json(in_progress_json(dict(outputs.options))))
+    if outputs.junit_xml:
+        write_report(outputs.junit_xml, in_progress_junit_xml())
+
+
+def replay_command(paths: Sequence[Path], replay_options: Sequence[str]) -> str:
+    """The command that replays saved cases, in order, with the run's implementation and
+    references."""
+    return shlex.join(["python", "-m", "conformance", "replay", *map(str, paths), *replay_options])
+
+
+def _save_failure(run: CheckRun, save_dir: str) -> list[Path]:
+    """Save the failing case (after the cases to replay before it, if any): the paths in
+    replay order."""
+    assert run.failure is not None
+    stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
+    stem = stem.replace("/", "_")
+    before = run.replay_cases[:-1]
+    paths = [
+        save_case_unique(
+            dict(case, name=f"case {step} of {len(before) + 1} to replay before the failure"),
+            save_dir,
+            f"{stem}.call{step}",
+        )
+        for step, case in enumerate(before, start=1)
+    ]
+    paths.append(
+        save_case_unique(
+            dict(
+                run.failure.case,
+                name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
+            ),
+            save_dir,
+            stem if not before else f"{stem}.call{len(before) + 1}",
+        )
+    )
+    return paths
 
 
 def conclude(
@@ -81,9 +143,11 @@ def conclude(
         print(text, file=stream)
 
     failure_file = replay = None
+    case_files: list[str] = []
+    write_failed = False
     if run.failure is not None:
         say()
-        say(f"FAILED: {run.failure.verdict}")
+        say(f"FAILED: {printable(run.failure.verdict)}")
         say(f"  minimal case: {describe_architecture(run.failure.case)}")
         if run.first_failure is not None and run.first_failure is not run.failure:
             say(
@@ -93,32 +157,64 @@ def conclude(
         for line in run.failure.describe().splitlines()[1:]:
             say("  " + line)
         if outputs.save_dir is not None:
-            stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
-            path = save_case_unique(
-                dict(
+            try:
+                paths = _save_failure(run, outputs.save_dir)
+            except (OSError, BadInput) as error:  # checked before the run; the disk may fill
+                named = dict(
                     run.failure.case,
                     name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
-                ),
-                outputs.save_dir,
-                stem.replace("/", "_"),
-            )
-            failure_file = str(path)
-            replay = replay_command(path, outputs.replay_options)
-            say(f"  saved: {path}")
-            say(f"  replay: {replay}")
+                )
+                print_unsaved_case(case_to_json(named), outputs.save_dir, error)
+                write_failed = True
+                paths = []
+            if paths:
+                failure_file = str(paths[-1])
+                case_files = [str(path) for path in paths]
+                for path in paths:
+                    say(f"  saved: {printable(path)}")
+                if run.reproduces:
+                    replay = replay_command(paths, outputs.replay_options)
+                    say(f"  replay: {printable(replay)}")
+                elif run.reproduces is None:
+                    say(
+                        "  replay: not given: the run was interrupted before the failure "
+                        "was replayed"
+                    )
+                else:
+                    say("  replay: not given: the failure did not recur in a fresh process")
     say()
     say(summary_table(run))
-    code = exit_code(run) if final_code is None else final_code
+    code = exit_code(run) if final_code is None or run.interrupted else final_code
     if outputs.report_json:
         report = report_json(run, failure_file=failure_file, replay=replay)
+        if report["failure"] is not None:
+            report["failure"]["case_files"] = case_files
         report["exit_code"] = code
         report["options"] = dict(outputs.options)
-        write_report(outputs.report_json, dump_json(report))
-        say(f"JSON report: {outputs.report_json}")
+        write_failed |= not _write(outputs.report_json, dump_json(report), "JSON report", say)
     if outputs.junit_xml:
-        write_report(outputs.junit_xml, junit_xml(run))
-        say(f"JUnit XML: {outputs.junit_xml}")
-    if code == exit_codes.MISMATCH and run.failure is None:
+        write_failed |= not _write(outputs.junit_xml, junit_xml(run), "JUnit XML", say)
+    if write_failed and code == exit_codes.OK:
+        code = exit_codes.BAD_INPUT  # an output the user asked for is missing: never a pass
+    if run.interrupted:
+        say("interrupted: the run did not finish; the counts above are the cases checked so far")
+    elif code == exit_codes.MISMATCH and run.failure is None:
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
     say(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
     return code
+
+
+def _write(path: str, text: str, label: str, say: Callable[[str], None]) -> bool:
+    """Write a report; on failure (checked before the run, but a disk can fill) say so
+    on stderr and return False."""
+    try:
+        write_report(path, text)
+    except OSError as error:
+        print(
+            f"error: the {label} could not be written to {path!r} "
+            f"({printable(error.strerror or error)})",
+            file=sys.stderr,
+        )
+        return False
+    say(f"{label}: {printable(path)}")
+    return True

@@ -125,3 +125,18 @@ LOSSES: dict[str, Loss] = {
 LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 
 REDUCTIONS: tuple[str, ...] = ("sum", "mean")
+
+
+# dot: sum over every entry of y * G, G = loss.upstream (v2; any output rank) -------
+DOT = "dot"
+"""The loss that checks one layer's backward pass: its gradient is the upstream ``G``
+itself, the "dout" of a layer-by-layer assignment (docs/contract-v2.md). It is not in
+:data:`LOSSES`, whose losses compare ``(N, K)`` outputs with targets sample by sample."""
+
+
+def dot(y: Array, upstream: Array) -> Array:
+    return (y * upstream).sum()
+
+
+def dot_gradient(y: Array, upstream: Array) -> Array:
+    return upstream  # d/dy of sum(y * G) is G, entry by entry

@@ -1,6 +1,6 @@
 """Optimisers: how parameters move once their gradients are known.
 
-Parameters and gradients are in the case format (CASE_FORMAT.md): a list with one
+Parameters and gradients are in the case format (docs/contract.md): a list with one
 ``{"W": ..., "b": ...}`` per layer.
 
 ``sgd_step`` is document 002's single update. The optimiser classes (:class:`SGD`,
@@ -21,7 +21,7 @@ deliberate difference:
 
 **Weight decay applies to the weights W only, never to the biases b.** The
 documents' L2 term is lambda/2 * sum ||W||^2 over the weights (document 001,
-section 正则化; CASE_FORMAT.md, ``l2``), whose gradient lambda * W is what
+section 正则化; docs/contract.md, ``l2``), whose gradient lambda * W is what
 ``weight_decay`` adds here. PyTorch's ``weight_decay`` applies to every parameter
 it is given, so the conformance checks give torch two parameter groups (weights
 with ``weight_decay``, biases with 0) and optax a mask. The decay is *coupled*

@@ -1,4 +1,4 @@
-"""A scalar reverse-mode autodiff engine, and the computation graphs of document 003 built with it.
+"""A scalar reverse-mode autodiff engine (micrograd-style), the teaching model of backprop.
 
 Each operation of :class:`Scalar` computes its value and, a few lines below,
 defines its backward rule: how the gradient arriving at the result (``out.grad``)
@@ -7,10 +7,8 @@ runs those rules from the output back to the leaves, exactly the right-to-left
 sweep of document 003 (003_f824c9119bf8e39e.txt, section 二.2 "反向传播计算过程").
 Structure after micrograd (Karpathy).
 
-The second half builds document 003's examples: nudging J(w) by epsilon
-(section 一), the graph c = w x, a = c + b, d = a - y, J = d^2 / 2 (section 二)
-and the two-layer ReLU network with its node t2 = w2 a1 (section 三). Nodes carry
-the document's names as labels so that every derivative it prints can be read off.
+Nodes carry labels, so a worked graph can name its nodes as its document does
+(document 003's graphs are built with it in ``conformance/worked/graphs.py``).
 
 This module imports only the standard library.
 """
@@ -19,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 Number = int | float
 
@@ -229,94 +226,3 @@ def total(values: Iterable[Scalar | Number]) -> Scalar:
     if result is None:
         raise ValueError("total() of no values: give at least one")
     return result
-
-
-# ---------------------------------------------------------------------------
-# Document 003 (003_f824c9119bf8e39e.txt): its worked graphs, built with Scalar.
-# ---------------------------------------------------------------------------
-
-Graph = dict[str, Scalar]
-"""The nodes of a worked graph by the document's names (after ``backward``)."""
-
-
-@dataclass(frozen=True)
-class Nudge:
-    """J at w, J at w + epsilon, their ratio of changes, and dJ/dw by backprop."""
-
-    w: float
-    epsilon: float
-    value: float
-    nudged_value: float
-    derivative: float
-
-    @property
-    def ratio(self) -> float:
-        """(J(w + epsilon) - J(w)) / epsilon: the document's "J rises k times epsilon"."""
-        return (self.nudged_value - self.value) / self.epsilon
-
-
-def nudge(function: Callable[[Scalar], Scalar], w: float, epsilon: float = 0.001) -> Nudge:
-    """Document 003 section 一.1: raise w by epsilon and see how much J(w) changes.
-
-    ``function`` builds J from a node w (for example ``lambda w: w**2``). The
-    derivative comes from the backward pass, never from the nudge.
-    """
-    node = Scalar(w, label="w")
-    cost = function(node)
-    cost.backward()
-    nudged = function(Scalar(w + epsilon, label="w")).data
-    return Nudge(w, epsilon, cost.data, nudged, node.grad)
-
-
-def squared_error_graph(w: float, x: float, b: float, y: float) -> Graph:
-    """Document 003 section 二: c = w x, a = c + b, d = a - y, J = d^2 / 2, after backward.
-
-    At w = 2, x = -2, b = 8, y = 2 the document prints J = 2, dJ/dd = dJ/da =
-    dJ/dc = dJ/db = 2 and dJ/dw = -4.
-    """
-    nodes: Graph = {
-        "w": Scalar(w, label="w"),
-        "x": Scalar(x, label="x"),
-        "b": Scalar(b, label="b"),
-        "y": Scalar(y, label="y"),
-    }
-    nodes["c"] = nodes["w"] * nodes["x"]
-    nodes["a"] = nodes["c"] + nodes["b"]
-    nodes["d"] = nodes["a"] - nodes["y"]
-    nodes["J"] = nodes["d"] ** 2 / 2
-    return _labelled_after_backward(nodes)
-
-
-def two_layer_relu_graph(
-    x: float, y: float, w1: float, b1: float, w2: float, b2: float
-) -> Graph:
-    """Document 003 section 三: a1 = g(w1 x + b1), a2 = g(w2 a1 + b2), J = (a2 - y)^2 / 2, g = ReLU.
-
-    The node t2 = w2 a1 is the one the document differentiates as dJ/dt2. At x = 1,
-    y = 5, w1 = 2, b1 = 0, w2 = 3, b2 = 1: a1 = 2, a2 = 7, J = 2 and
-    dJ/da2 = dJ/dz2 = dJ/db2 = dJ/dt2 = 2, dJ/da1 = dJ/dz1 = dJ/dw1 = 6, dJ/dw2 = 4,
-    and dJ/db1 = 6 (the document prints 0: an erratum).
-    """
-    nodes: Graph = {
-        "x": Scalar(x, label="x"),
-        "y": Scalar(y, label="y"),
-        "w1": Scalar(w1, label="w1"),
-        "b1": Scalar(b1, label="b1"),
-        "w2": Scalar(w2, label="w2"),
-        "b2": Scalar(b2, label="b2"),
-    }
-    nodes["t1"] = nodes["w1"] * nodes["x"]
-    nodes["z1"] = nodes["t1"] + nodes["b1"]
-    nodes["a1"] = nodes["z1"].relu()
-    nodes["t2"] = nodes["w2"] * nodes["a1"]
-    nodes["z2"] = nodes["t2"] + nodes["b2"]
-    nodes["a2"] = nodes["z2"].relu()
-    nodes["J"] = (nodes["a2"] - nodes["y"]) ** 2 / 2
-    return _labelled_after_backward(nodes)
-
-
-def _labelled_after_backward(nodes: Graph) -> Graph:
-    for name, node in nodes.items():
-        node.label = name
-    nodes["J"].backward()
-    return nodes

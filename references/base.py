@@ -96,10 +96,25 @@ class Kink:
     unit: int
     distance: float  # how far the pre-activation (or margin) is from the kink
     step: float  # the finite-difference step it must stay clear of
-    what: str  # "relu", "leaky_relu", "hinge", ...
+    what: str  # "relu", "leaky_relu", "hinge", or "tie" (a max-pool window)
+    where: str = ""  # version 2: the layer path and position, e.g. "layer 2 (maxpool2d)
+    # window (sample 0, channel 1, row 0, col 1)"; ``unit`` is then the flat index
+    # within the sample
 
 
-class NonDifferentiableHere(ValueError):
+class Abstains(ValueError):
+    """A reference declines to give a value for this case, and says why.
+
+    The harness reports the case as "not comparable" for that reference (with the
+    reason), never as a pass or a mismatch: a confident wrong number would be worse."""
+
+
+class OutOfRange(Abstains):
+    """A reference cannot compute this (valid) case reliably in floating point: its
+    arithmetic overflows, or its method's assumptions fail for values this large."""
+
+
+class NonDifferentiableHere(Abstains):
     """A numeric backend refuses to give a value: a kink lies within its step.
 
     The harness treats this as "not comparable at this point", never as a pass
@@ -109,6 +124,14 @@ class NonDifferentiableHere(ValueError):
     def __init__(self, kinks: list[Kink]):
         self.kinks = kinks
         first = kinks[0]
+        if first.where:
+            kind = "tie" if first.what == "tie" else f"{first.what} kink"
+            super().__init__(
+                f"non-differentiable here: {first.where}: {kind} within the step "
+                f"({first.distance:.3g} from it, numeric step {first.step:.3g}); "
+                f"{len(kinks)} such point(s) in all"
+            )
+            return
         place = "the loss" if first.layer < 0 else f"layer {first.layer}"
         super().__init__(
             f"non-differentiable here: {first.what} kink in {place} (sample {first.sample}, "

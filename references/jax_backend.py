@@ -35,6 +35,7 @@ import numpy as np
 from references import jax_padded
 from references.base import BackendUnavailable, Evaluation
 from references.parsed_case import LayerSpec, LossSpec, ParsedCase, make_result, parse_case
+from references.parsed_v2 import ParsedV2, refuse_version_2, route
 
 INSTALL_HINT = "pip install 'backprop-conformance[jax]'"
 
@@ -121,6 +122,13 @@ def _loss_and_outputs(jax: Any, parsed: ParsedCase) -> Callable[..., Any]:
     return loss_and_outputs
 
 
+def _version_2() -> Any:
+    """:mod:`references.jax_v2`, imported when first needed: it builds on this module."""
+    from references import jax_v2
+
+    return jax_v2
+
+
 class JaxBackend:
     """``jax.value_and_grad`` under ``jax.jit``: padded for small cases, else per architecture.
 
@@ -178,9 +186,10 @@ class JaxBackend:
 
     def loss_function(self, case: Mapping[str, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The case's loss as a plain (un-jitted) JAX function of (weights, biases, inputs),
-        and those arguments, for ``jax.test_util.check_grads`` and other tools."""
+        and those arguments, for ``jax.test_util.check_grads`` and other tools. Dense
+        networks under a version 1 loss only."""
         jax = _import_jax()
-        parsed = parse_case(case)
+        parsed = parse_case(refuse_version_2(case, "jax loss_function"))
         parsed.require_differentiable(self.name)
         loss_and_outputs = _loss_and_outputs(jax, parsed)
         l2 = np.asarray(parsed.l2, dtype=parsed.dtype)
@@ -193,14 +202,33 @@ class JaxBackend:
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the network's outputs in the case's dtype (works with ``step``)."""
         jax = _import_jax()
-        parsed = parse_case(case)
+        routed = route(case)
+        if isinstance(routed, ParsedV2):
+            return _version_2().predict(jax, routed)
+        parsed = parse_case(routed)
         network = _network(jax, parsed.layers)
         return np.asarray(network(parsed.weights, parsed.biases, parsed.inputs))
 
+    def _gradients_v2(self, jax: Any, parsed: ParsedV2) -> dict[str, Any]:
+        parsed.require_differentiable(self.name)
+        jax_v2 = _version_2()
+        compiled = self._compiled_for(
+            jax,
+            ("version 2", parsed.signature()),
+            lambda: jax_v2.value_and_grad(jax, parsed),
+            jax_v2.compiler_options(jax),
+        )
+        return jax_v2.result(parsed, compiled(*jax_v2.arguments(parsed)))
+
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The result of docs/contract.md, from ``jax.value_and_grad`` (compiled)."""
+        """The result of docs/contract.md (and docs/contract-v2.md), from
+        ``jax.value_and_grad`` (compiled). A version 2 case with layers other than dense,
+        or the dot loss, runs on :mod:`references.jax_v2`, compiled per architecture."""
         jax = _import_jax()
-        parsed = parse_case(case)
+        routed = route(case)
+        if isinstance(routed, ParsedV2):
+            return self._gradients_v2(jax, routed)
+        parsed = parse_case(routed)
         parsed.require_differentiable(self.name)
         signature = jax_padded.signature(parsed) if self.pad_small_cases else None
         if signature is not None:

@@ -46,9 +46,10 @@ from typing import Any
 
 import numpy as np
 
-from references.base import Evaluation, Kink, NonDifferentiableHere, Provenance
+from references.base import Evaluation, Kink, NonDifferentiableHere, OutOfRange, Provenance
 from references.numeric_network import KinkKey, Pass, is_analytic, run, total_loss
 from references.parsed_case import ParsedCase, make_result, parse_case
+from references.parsed_v2 import ParsedV2, refuse_version_2, route
 
 Array = np.ndarray
 
@@ -73,6 +74,22 @@ RICHARDSON_LEVELS = (1.0, 0.5, 0.25)
 COMPLEX_STEP = 2.0**-100
 """The complex step (~7.9e-31): small enough that the O(h^2) error is far below
 rounding, large enough that h * derivative does not underflow."""
+
+COMPLEX_STEP_REACH = 1e-6
+"""The largest imaginary part (relative, where a logarithm takes it) that the complex
+step may put on any quantity inside the network. exp(z + i theta) has imaginary part
+e^z (theta - theta^3 / 6 + ...), so the derivative is off by about theta^2 / 6 relative:
+1e-13 here. Values near 1e24 and beyond (inputs, weights or activations) exceed it with
+h = 2^-100, and at 1e50 the imaginary parts are 1e20, a cosine of which is noise: the
+backend then uses Richardson differences, which need no such range."""
+
+OVERFLOW_HEADROOM = 2.0**-20
+"""The backend gives no value on a case whose values (parameters, inputs, targets, its
+forward pass or its derivatives) come within this factor of the largest number of the
+case's dtype. There the sums and products of a backward pass overflow in that dtype's
+ordinary arithmetic (a float32 case's, or a float64 case's intermediate dLoss/dy), so
+the references computed another way cannot judge an implementation: the number this
+backend computes in float64 is one no float32 computation can give."""
 
 ROUNDING_ULPS = 8.0
 """How many ulps of the loss a forward pass is assumed to be off by, for error estimates."""
@@ -144,11 +161,53 @@ class Scheme:
         return value, np.abs(second - first) + np.abs(value - second) + 2 * rounding
 
 
-def resolve_method(method: str, parsed: ParsedCase) -> str:
-    """The method ``"auto"`` stands for on this case (complex when analytic)."""
+def complex_step_reach(parsed: ParsedCase, base: Pass) -> float:
+    """An upper bound on the imaginary part a complex step puts on any quantity of the
+    network (relative to y where the loss takes its logarithm).
+
+    The pre-activation z_l moves by at most a_{l-1} (perturbing W_l), W_l (perturbing
+    a_{l-1}) or 1 (b_l) per unit of perturbation, and by the row sums of |W_l| times
+    what moved a_{l-1}: every analytic activation has a slope of at most 1."""
+    reach = 0.0
+    for weights, layer_input in zip(parsed.weights, base.layer_inputs, strict=True):
+        through = reach * float(np.abs(weights).sum(axis=1).max())
+        reach = max(through, float(np.abs(layer_input).max()), float(np.abs(weights).max()), 1.0)
+    reach *= COMPLEX_STEP
+    y = np.abs(base.outputs)
+    if parsed.loss.name == "cross_entropy":
+        reach /= max(float(y.min()), 1e-300)
+    elif parsed.loss.name == "bce":
+        reach /= max(float(min(y.min(), np.abs(1 - base.outputs).min())), 1e-300)
+    return reach
+
+
+def _check_headroom(parsed: ParsedCase, base: Pass, derived: Sequence[Any]) -> None:
+    """OutOfRange if any value of the case, its pass or ``derived`` nears the dtype's range."""
+    arrays = [*parsed.weights, *parsed.biases, parsed.inputs, parsed.targets]
+    arrays += [*base.layer_inputs, base.outputs, base.per_sample, *derived]
+    largest = max(float(np.abs(np.asarray(array)).max(initial=0.0)) for array in arrays)
+    top = float(np.finfo(parsed.dtype).max)
+    if largest > top * OVERFLOW_HEADROOM:
+        raise OutOfRange(
+            f"the case reaches {largest:.3g}, within 2^20 of the largest {parsed.dtype.name} "
+            f"({top:.3g}): a backward pass in {parsed.dtype.name} overflows there, so no "
+            "number of this backend can judge an implementation"
+        )
+
+
+def resolve_method(method: str, parsed: ParsedCase, base: Pass | None = None) -> str:
+    """The method ``"auto"`` stands for on this case: complex when the case is analytic
+    and (given its unperturbed pass ``base``) within the complex step's reach, else
+    Richardson. OutOfRange if ``"complex"`` was asked for beyond its reach."""
+    beyond = base is not None and complex_step_reach(parsed, base) > COMPLEX_STEP_REACH
+    if method == "complex" and beyond:
+        raise OutOfRange(
+            "the complex step does not hold on this case: its values are so large that the "
+            "imaginary perturbation leaves the linear range (use method 'richardson')"
+        )
     if method != "auto":
         return method
-    return "complex" if is_analytic(parsed) else "richardson"
+    return "complex" if is_analytic(parsed) and not beyond else "richardson"
 
 
 # kinks --------------------------------------------------------------------------
@@ -399,9 +458,10 @@ def inner_product(result: Mapping[str, Any], direction: Direction) -> float:
 def random_directions(case: Mapping[str, Any], *, count: int, seed: int) -> list[dict[str, Any]]:
     """``count`` standard-normal directions over every W, b and input entry (float64).
 
-    The seed is explicit so that a check can be repeated exactly.
+    The seed is explicit so that a check can be repeated exactly. Dense networks under a
+    version 1 loss only.
     """
-    parsed = parse_case(case, dtype=np.float64)
+    parsed = parse_case(refuse_version_2(case, "random_directions"), dtype=np.float64)
     rng = np.random.default_rng(seed)
     directions = []
     for _ in range(count):
@@ -437,6 +497,13 @@ class DirectionalCheck:
         return self.claimed - self.numeric
 
 
+def _version_2() -> Any:
+    """:mod:`references.numeric_v2`, imported when first needed: it builds on this module."""
+    from references import numeric_v2
+
+    return numeric_v2
+
+
 class NumericBackend:
     """Gradients by complex step or (Richardson-extrapolated) central differences."""
 
@@ -456,13 +523,15 @@ class NumericBackend:
     def _prepare(self, case: Mapping[str, Any]) -> tuple[ParsedCase, Scheme, Pass]:
         parsed = parse_case(case, dtype=np.float64)
         parsed.require_differentiable(self.name)
-        scheme = Scheme(resolve_method(self.method, parsed))
         base = run(parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets)
-        return parsed, scheme, base
+        return parsed, Scheme(resolve_method(self.method, parsed, base)), base
 
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the outputs (computed in float64, cast to the case's dtype)."""
-        parsed = parse_case(case, dtype=np.float64)
+        routed = route(case, dtype=np.float64)
+        if isinstance(routed, ParsedV2):
+            return _version_2().predict(routed).astype(routed.dtype)
+        parsed = parse_case(routed, dtype=np.float64)
         outputs = run(parsed, parsed.weights, parsed.biases, parsed.inputs, parsed.targets).outputs
         return outputs.astype(parsed.dtype)
 
@@ -472,8 +541,27 @@ class NumericBackend:
 
     def evaluate(self, case: Mapping[str, Any]) -> Evaluation:
         """The result with its provenance: the method actually used (``auto`` resolved)
-        and an error estimate for every derivative (float64, the result's layout)."""
-        parsed, scheme, base = self._prepare(case)
+        and an error estimate for every derivative (float64, the result's layout). A
+        version 2 case with layers other than dense, or the dot loss, runs on
+        :mod:`references.numeric_v2`; every other case on this module's path.
+
+        Raises OutOfRange, rather than give a wrong number, when the case's values are
+        too large to difference in float64 (an overflow anywhere, estimates included)."""
+        try:
+            with np.errstate(over="raise"):
+                return self._evaluate(case)
+        except FloatingPointError as error:
+            raise OutOfRange(
+                f"numeric differentiation overflows on this case ({error}): its values are "
+                "too large to difference in float64"
+            ) from None
+
+    def _evaluate(self, case: Mapping[str, Any]) -> Evaluation:
+        routed = route(case, dtype=np.float64)
+        if isinstance(routed, ParsedV2):
+            routed.require_differentiable(self.name)
+            return _version_2().evaluate(routed, self.method)
+        parsed, scheme, base = self._prepare(routed)
         tracker = KinkTracker(base)
         if _joint_size(parsed, scheme) <= JOINT_ELEMENTS:
             pending = joint_sweep(parsed, scheme, tracker)
@@ -482,6 +570,7 @@ class NumericBackend:
         tracker.check(rounding_zones(parsed, base))
         values, errors = zip(*(finish() for finish in pending), strict=True)
         loss = total_loss(parsed, base.per_sample, parsed.weights)
+        _check_headroom(parsed, base, [loss, *values])
         result = make_result(
             loss, base.outputs, values[0:-1:2], values[1:-1:2], values[-1], parsed.dtype
         )
@@ -500,8 +589,9 @@ class NumericBackend:
 
         Usable on networks too large for a full sweep. The step along v is chosen so
         that no entry moves by more than the method's relative step times max(1, |x|).
+        Dense networks under a version 1 loss only.
         """
-        parsed, scheme, base = self._prepare(case)
+        parsed, scheme, base = self._prepare(refuse_version_2(case, "directional_derivative"))
         variables = [slot.value(parsed) for slot in slots(parsed)]
         tangent = _direction_arrays(parsed, direction)
         ratio = max(

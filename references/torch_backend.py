@@ -26,6 +26,7 @@ import numpy as np
 
 from references.base import BackendUnavailable, Evaluation
 from references.parsed_case import LayerSpec, LossSpec, ParsedCase, make_result, parse_case
+from references.parsed_v2 import ParsedV2, refuse_version_2, route
 
 INSTALL_HINT = "pip install 'backprop-conformance[torch]' (torch==2.13.0)"
 
@@ -119,10 +120,11 @@ def _work(parsed: ParsedCase) -> int:
 
 
 @contextmanager
-def _threads_for(torch: Any, parsed: ParsedCase) -> Iterator[None]:
-    """One thread for a case below SINGLE_THREAD_WORK, torch's own setting otherwise."""
+def _threads_for(torch: Any, work: int) -> Iterator[None]:
+    """One thread for a case of less than SINGLE_THREAD_WORK multiply-adds, torch's own
+    setting otherwise."""
     previous = torch.get_num_threads()
-    if previous == 1 or _work(parsed) >= SINGLE_THREAD_WORK:
+    if previous == 1 or work >= SINGLE_THREAD_WORK:
         yield
         return
     torch.set_num_threads(1)
@@ -139,6 +141,13 @@ def _loss(torch: Any, parsed: ParsedCase, y: Any, targets: Any, weights: list[An
     if parsed.l2:
         loss = loss + sum((W * W).sum() for W in weights) * (parsed.l2 / 2)
     return loss
+
+
+def _version_2() -> Any:
+    """:mod:`references.torch_v2`, imported when first needed: it builds on this module."""
+    from references import torch_v2
+
+    return torch_v2
 
 
 class TorchBackend:
@@ -165,7 +174,10 @@ class TorchBackend:
     def predict(self, case: Mapping[str, Any]) -> np.ndarray:
         """Forward only: the network's outputs in the case's dtype (works with ``step``)."""
         torch = _import_torch()
-        parsed = parse_case(case)
+        routed = route(case)
+        if isinstance(routed, ParsedV2):
+            return _version_2().predict(torch, routed)
+        parsed = parse_case(routed)
         with torch.no_grad():
             weights = [_tensor(torch, w) for w in parsed.weights]
             biases = [_tensor(torch, b) for b in parsed.biases]
@@ -173,14 +185,20 @@ class TorchBackend:
             return self._forward(torch, parsed, weights, biases, x).numpy()
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
-        """The result of docs/contract.md, from ``torch.autograd.grad``."""
+        """The result of docs/contract.md (and docs/contract-v2.md), from
+        ``torch.autograd.grad``. A version 2 case with layers other than dense, or the dot
+        loss, runs on :mod:`references.torch_v2`; every other case on this module's path."""
         torch = _import_torch()
-        parsed = parse_case(case)
+        routed = route(case)
+        if isinstance(routed, ParsedV2):
+            routed.require_differentiable(self.name)
+            return _version_2().gradients(torch, routed)
+        parsed = parse_case(routed)
         parsed.require_differentiable(self.name)
         weights = [_tensor(torch, w).requires_grad_() for w in parsed.weights]
         biases = [_tensor(torch, b).requires_grad_() for b in parsed.biases]
         x = _tensor(torch, parsed.inputs).requires_grad_()
-        with _threads_for(torch, parsed):
+        with _threads_for(torch, _work(parsed)):
             y = self._forward(torch, parsed, weights, biases, x)
             loss = _loss(torch, parsed, y, _tensor(torch, parsed.targets), weights)
             grads = torch.autograd.grad(loss, [*weights, *biases, x])
@@ -203,9 +221,10 @@ class TorchBackend:
     ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The case's loss as a torch function of (W_0, ..., b_0, ..., inputs), and those
         tensors (leaves that require grad), for ``torch.autograd.gradcheck`` and other
-        tools that take a function. ``dtype`` (a numpy dtype) overrides the case's."""
+        tools that take a function. ``dtype`` (a numpy dtype) overrides the case's.
+        Dense networks under a version 1 loss only."""
         torch = _import_torch()
-        parsed = parse_case(case, dtype=dtype)
+        parsed = parse_case(refuse_version_2(case, "torch loss_function"), dtype=dtype)
         parsed.require_differentiable(self.name)
         depth = len(parsed.layers)
         targets = torch.from_numpy(parsed.targets.copy())

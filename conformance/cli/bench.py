@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from conformance import exit_codes
+from conformance.outputs import OutputPathError, check_output_folder
 
 DEFAULT_OUT = "bench-output"
 
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         print(f"error: --threads: expected a number >= 1, found {args.threads}", file=sys.stderr)
         return exit_codes.BAD_INPUT
+    check_output_folder(args.out, "--out")  # before minutes of measuring, not after
     environment = _pinned_environment(args.threads)
     if environment is not None:
         command = [sys.executable, "-m", "conformance", "bench", *_arguments(args)]
@@ -106,12 +108,19 @@ def _measure(args: argparse.Namespace) -> int:
     bench = run_bench(QUICK if args.quick else FULL, seed=args.seed, jax=with_jax)
     bench.settings.update(threads=args.threads, quick=args.quick)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     report = report_json(bench, info)
-    (out / "bench.json").write_text(report + "\n", encoding="utf-8")
     text = f"{machine_text(info)}\n\n{table(bench)}\n"
-    (out / "bench.md").write_text(text, encoding="utf-8")
-    skipped = draw_chart(bench, info, out / "bench.png")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(report + "\n", encoding="utf-8")
+        (out / "bench.md").write_text(text, encoding="utf-8")
+        skipped = draw_chart(bench, info, out / "bench.png")
+    except OSError as error:  # checked before measuring; a disk can still fill up
+        print(report, file=sys.stderr)  # the measurements are not lost
+        raise OutputPathError(
+            f"--out {str(out)!r}: writing the results failed ({error.strerror or error}); "
+            "the JSON report is printed above"
+        ) from None
     if args.json:
         print(report)
     else:

@@ -7,7 +7,7 @@ import os
 import sys
 
 from conformance import exit_codes
-from conformance.backends import parse_names, resolve_backend, select_references
+from conformance.backends import parse_names, select_references
 from conformance.cli.options import (
     add_backend_options,
     add_report_options,
@@ -22,11 +22,14 @@ from conformance.defaults import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_WIDTH,
     DEFAULT_SEED,
+    DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
 )
 from conformance.errors import BadInput
 from conformance.harness import run_check
-from conformance.verdict import Outputs, check_output_paths, conclude
+from conformance.text import printable
+from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
+from conformance.worker import Worker
 from contract import DTYPES
 
 
@@ -37,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Draw random architectures and data, compute every case with the "
         "implementation under test and with each reference, compare entry by entry, and "
         "shrink any mismatch to a minimal case file that replays.",
-        epilog="exit codes: 0 all agree, 1 a mismatch, 2 bad usage or input, "
-        "3 a required backend is missing",
+        epilog="exit codes: 0 all agree, 1 a mismatch or an error of the implementation, "
+        "2 bad usage or input, 3 a required backend is missing, 130 interrupted (Ctrl-C; the "
+        "reports are marked incomplete)",
     )
     add_backend_options(parser)
     parser.add_argument(
@@ -170,6 +174,8 @@ def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outp
         replay_options += ["--impl", args.impl]
     if args.against:
         replay_options += ["--against", args.against]
+    if args.timeout != DEFAULT_TIMEOUT_SECONDS:
+        replay_options += ["--timeout", f"{args.timeout:g}"]
     return Outputs(
         save_dir=save_dir,
         report_json=args.report_json,
@@ -184,40 +190,44 @@ def run(args: argparse.Namespace) -> int:
     strategy = case_stream_of(args)
     outputs = outputs_of(args, save_dir=args.save_failures)
     check_output_paths(outputs)
-    tested = resolve_backend(args.impl)
-    references, skipped = select_references(
-        args.against,
-        [n for text in args.require for n in parse_names(text)],
-        tested=tested.name,
-    )
-    dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
-    print(
-        f"backprop-conformance check: {args.impl} against {', '.join(r.name for r in references)}"
-    )
-    shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
-    print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
-    for name, reason in skipped.items():
-        print(f"skipped {name}: {reason}")
-    from hypothesis.errors import Unsatisfiable
-
-    try:
-        check_run = run_check(
-            tested,
-            references,
-            cases=args.cases,
-            seed=seed,
-            strategy=strategy,
-            progress=progress_printer("cases"),
-            shrink=not args.no_shrink,
-            skipped_references=skipped,
-            shard=args.shard,
+    claim_report_paths(outputs)
+    with Worker(args.impl, timeout=args.timeout) as tested:  # it starts while torch imports
+        references, skipped = select_references(
+            args.against,
+            [n for text in args.require for n in parse_names(text)],
+            tested=tested.name,
         )
-    except Unsatisfiable:
+        tested.wait_ready()
+        dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
         print(
-            "error: no valid case can be drawn with these options (for example --losses bce "
-            "needs --activations sigmoid or softmax with --max-width >= 2 for softmax); "
-            "widen --activations, --losses or --max-width",
-            file=sys.stderr,
+            f"backprop-conformance check: {printable(args.impl)} against "
+            f"{', '.join(r.name for r in references)}"
         )
-        return exit_codes.BAD_INPUT
+        shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
+        print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
+        print(f"{printable(tested.name)} {tested.isolation}")
+        for name, reason in skipped.items():
+            print(f"skipped {name}: {reason}")
+        from hypothesis.errors import Unsatisfiable
+
+        try:
+            check_run = run_check(
+                tested,
+                references,
+                cases=args.cases,
+                seed=seed,
+                strategy=strategy,
+                progress=progress_printer("cases"),
+                shrink=not args.no_shrink,
+                skipped_references=skipped,
+                shard=args.shard,
+            )
+        except Unsatisfiable:
+            print(
+                "error: no valid case can be drawn with these options (for example --losses "
+                "bce needs --activations sigmoid or softmax with --max-width >= 2 for "
+                "softmax); widen --activations, --losses or --max-width",
+                file=sys.stderr,
+            )
+            return exit_codes.BAD_INPUT
     return conclude(check_run, outputs)

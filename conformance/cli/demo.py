@@ -15,6 +15,7 @@ from conformance import exit_codes
 from conformance.cli.options import positive_float, positive_int
 from conformance.cli.options import seed as seed_option
 from conformance.errors import BadInput
+from conformance.outputs import OutputPathError, check_output_folder
 from conformance.training.datasets import DATASET_NAMES
 from conformance.training.demo import (
     DEFAULT_LR,
@@ -111,9 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_out(out: Path, force: bool) -> None:
-    """Refuse a file as --out, and existing output files unless --force."""
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {str(out)!r} exists and is not a folder")
+    """Refuse a folder that cannot be written, and existing output files unless --force."""
+    check_output_folder(out, "--out")
     existing = [name for name in OUTPUT_FILES if (out / name).exists()]
     if existing and not force:
         raise UsageError(
@@ -144,5 +144,10 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr if args.lr is not None else DEFAULT_LR[args.optimizer],
         steps=args.steps,
     )
-    run_demo(options, out, stream=sys.stdout, plt=plt)
+    try:
+        run_demo(options, out, stream=sys.stdout, plt=plt)
+    except OSError as error:  # checked before the run; a disk can still fill up
+        raise OutputPathError(
+            f"--out {str(out)!r}: writing the results failed ({error.strerror or error})"
+        ) from None
     return exit_codes.OK

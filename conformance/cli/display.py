@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from conformance.text import printable
+
 NUMBER_FORMAT = "{: .10f}"
 
 
@@ -29,7 +31,7 @@ def _shape(array: np.ndarray) -> str:
 
 def format_result(case: Mapping[str, Any], result: Mapping[str, Any], backend: str) -> str:
     """The loss, outputs, every W and b gradient and the input gradient as tables."""
-    title = case.get("name", "(unnamed case)")
+    title = printable(case.get("name", "(unnamed case)"))
     lines = [
         f"case: {title}   backend: {backend}   dtype: {case['dtype']}   "
         f"loss: {case['loss']['name']} ({case['loss']['reduction']})   l2: {case['l2']:g}",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 
-from conformance import exit_codes
+from conformance import bind_own_packages, exit_codes
 from conformance.errors import BadInput, MissingBackend
+from conformance.text import printable
 
 COMMANDS = (
     "check",
@@ -35,6 +37,16 @@ EPILOG = "exit codes:\n" + "\n".join(
 )
 
 
+def installed_version() -> str:
+    """This project's version as installed (its package metadata)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("backprop-conformance")
+    except metadata.PackageNotFoundError:
+        return "(not installed: run from a source folder)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m conformance",
@@ -42,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         "differentiation.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"backprop-conformance {installed_version()}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
@@ -51,15 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see :mod:`conformance.exit_codes`)."""
+    bind_own_packages()
     parser = build_parser()
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        # A character the terminal cannot encode is escaped, never a crash mid-report.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return int(args.run(args))
     except (BadInput, MissingBackend) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
         return error.exit_code
     except BrokenPipeError:
         return exit_codes.OK
+    except KeyboardInterrupt:  # outside a run (a run stops itself and reports): no traceback
+        print("interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
 
 
 def run() -> None:

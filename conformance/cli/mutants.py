@@ -27,6 +27,7 @@ from conformance.mutation.hunt import (
     run_mutation,
     select_mutants,
 )
+from conformance.outputs import check_output_folder
 from conformance.report import exit_code
 
 
@@ -138,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     references, skipped = select_references(
         args.against, [n for text in args.require for n in parse_names(text)]
     )
+    check_output_folder(args.save_failures, "--save-failures")
     # With --json, stdout carries only the JSON; the running commentary goes to stderr.
     log = sys.stderr if args.json else sys.stdout
 

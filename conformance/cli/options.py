@@ -6,7 +6,14 @@ import argparse
 import math
 import random
 
-from conformance.defaults import DEFAULT_SEED, IMPL_SPEC, SEED_LIMIT
+from conformance.defaults import (
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT_SECONDS,
+    IMPL_SPEC,
+    MAX_INPUT_BYTES,
+    SEED_LIMIT,
+)
+from conformance.jsonfiles import size_text
 
 __all__ = ["DEFAULT_SEED", "SEED_LIMIT"]
 
@@ -39,6 +46,45 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
     return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}")
+    return value
+
+
+BYTE_UNITS = {"": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30}
+
+
+def byte_count(text: str) -> int:
+    """A size in bytes: a whole number, optionally with K/KiB, M/MiB or G/GiB (powers of 1024)."""
+    stripped = text.strip().lower()
+    number = stripped.rstrip("kmgib")
+    unit = stripped[len(number) :]
+    try:
+        value = int(number) * BYTE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 1000000, 512MiB or 2GiB, found {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a size of at least 1 byte, found {text!r}")
+    return value
+
+
+def add_case_limit_option(parser: argparse.ArgumentParser) -> None:
+    """--max-case-bytes: for every command that reads a case (or golden, settings) file."""
+    parser.add_argument(
+        "--max-case-bytes",
+        type=byte_count,
+        default=MAX_INPUT_BYTES,
+        metavar="SIZE",
+        help=f"refuse case, golden and settings files larger than SIZE, before reading them "
+        f"(default {size_text(MAX_INPUT_BYTES).replace(' ', '')}; e.g. 1GiB)",
+    )
 
 
 def seed(text: str) -> int:
@@ -87,12 +133,22 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """--impl, --against, --require: shared by check and replay."""
+    """--impl, --timeout, --against, --require: shared by check, replay and regress."""
     parser.add_argument(
         "--impl",
         default=IMPL_SPEC,
         metavar="MODULE:CALLABLE",
-        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC})",
+        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC}); it "
+        "runs in a worker process of its own",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=non_negative_float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"time limit per case for the implementation (default {DEFAULT_TIMEOUT_SECONDS:g}; "
+        "0 disables it): a case without a result by then is an error, and its worker process "
+        "is killed",
     )
     add_reference_options(parser)
 

@@ -1,58 +1,82 @@
-"""``replay``: re-run one saved case with the same report and exit codes as ``check``."""
+"""``replay``: re-run saved cases with the same report and exit codes as ``check``."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
-from conformance.backends import parse_names, resolve_backend, select_references
+from conformance.backends import parse_names, select_references
 from conformance.case import load_case
 from conformance.cli.check import outputs_of
-from conformance.cli.options import add_backend_options, add_report_options
+from conformance.cli.options import (
+    add_backend_options,
+    add_case_limit_option,
+    add_report_options,
+)
 from conformance.harness import CheckRun, check_case
 from conformance.report import describe_architecture
-from conformance.verdict import check_output_paths, conclude
+from conformance.text import printable
+from conformance.verdict import check_output_paths, claim_report_paths, conclude
+from conformance.worker import Worker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay",
-        help="re-run one saved case file against the references",
-        description="Re-run one case file (for example a shrunk failure saved by check) "
-        "through the implementation and the references, with check's report and exit codes.",
+        help="re-run saved case files against the references",
+        description="Re-run case files (for example a shrunk failure saved by check) through "
+        "the implementation and the references, with check's report and exit codes. Several "
+        "files are handed, in the order given, to one fresh worker process and each is "
+        "judged: that is how check saves a failure that depends on the cases before it.",
+        epilog="exit codes: 0 all agree, 1 a mismatch or an error of the implementation, "
+        "2 bad usage or input, 3 a required backend is missing, 130 interrupted",
     )
-    parser.add_argument("case", metavar="FILE", help="the case file to replay")
+    parser.add_argument("case", nargs="+", metavar="FILE", help="the case file(s) to replay")
     add_backend_options(parser)
     add_report_options(parser)
+    add_case_limit_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    outputs = outputs_of(args)
+    outputs = replace(outputs_of(args), inputs=tuple(args.case))
     check_output_paths(outputs)
-    case = load_case(args.case)
-    tested = resolve_backend(args.impl)
-    references, skipped = select_references(
-        args.against,
-        [n for text in args.require for n in parse_names(text)],
-        tested=tested.name,
-    )
-    print(f"backprop-conformance replay: {args.case}")
-    print(f"{args.impl} against {', '.join(r.name for r in references)}")
-    print(f"case: {describe_architecture(case)}")
-    for name, reason in skipped.items():
-        print(f"skipped {name}: {reason}")
-    outcome = check_case(case, tested, references)
-    check_run = CheckRun(
-        seed=-1,
-        budget=1,
-        tested=tested.name,
-        references=[r.name for r in references],
-        skipped_references=skipped,
-        outcomes=[outcome],
-        seconds=outcome.seconds,
-    )
-    if outcome.failed:
-        check_run.failure = check_run.first_failure = outcome
-    else:
-        print(outcome.describe())
+    claim_report_paths(outputs)
+    cases = [load_case(path, max_bytes=args.max_case_bytes) for path in args.case]
+    with Worker(args.impl, timeout=args.timeout) as tested:
+        references, skipped = select_references(
+            args.against,
+            [n for text in args.require for n in parse_names(text)],
+            tested=tested.name,
+        )
+        tested.wait_ready()
+        print(f"backprop-conformance replay: {' '.join(map(printable, args.case))}")
+        print(f"{printable(args.impl)} against {', '.join(r.name for r in references)}")
+        print(f"{printable(tested.name)} {tested.isolation}")
+        for name, reason in skipped.items():
+            print(f"skipped {name}: {reason}")
+        check_run = CheckRun(
+            seed=-1,
+            budget=len(cases),
+            tested=tested.name,
+            references=[r.name for r in references],
+            skipped_references=skipped,
+            isolation=tested.isolation,
+        )
+        try:
+            for path, case in zip(args.case, cases, strict=True):
+                if len(cases) > 1:
+                    print(f"{printable(path)}:")
+                print(f"case: {describe_architecture(case)}")
+                outcome = check_case(case, tested, references)
+                check_run.outcomes.append(outcome)
+                check_run.seconds += outcome.seconds
+                if outcome.failed and check_run.failure is None:
+                    check_run.failure = check_run.first_failure = outcome
+                elif not outcome.failed:
+                    print(outcome.describe())
+                elif len(cases) > 1:
+                    print(outcome.verdict)
+        except KeyboardInterrupt:
+            check_run.interrupted = True
     return conclude(check_run, outputs)

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from conformance import exit_codes
-from conformance.case import Case, load_case, save_case_unique, validate_case
-from conformance.cli.options import finite_float, positive_int
+from conformance.case import Case, case_to_json, load_case, save_case_unique, validate_case
+from conformance.cli.options import add_case_limit_option, finite_float, positive_int
 from conformance.cli.options import seed as seed_option
 from conformance.errors import BadInput, MissingBackend
+from conformance.jsonfiles import JsonFileError, read_json
+from conformance.outputs import check_output_folder, create_file, print_unsaved_case
+from conformance.text import printable
 from conformance.tolerances import tolerance_for
 from conformance.training.trajectories import (
     DEFAULT_LEARNING_RATES,
@@ -161,6 +165,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="on a mismatch, save the case (step 0) and its optimizer settings here",
     )
+    add_case_limit_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -171,18 +176,11 @@ class UsageError(BadInput):
         super().__init__(f"train-check: {problem}")
 
 
-def _read_settings(path: str) -> dict[str, Any]:
+def _read_settings(path: str, max_bytes: int) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--settings {path!r}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"--settings {path!r}: cannot be read: {error}") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(
-            f"--settings {path!r}: malformed JSON at line {error.lineno}, column {error.colno}: "
-            f"{error.msg}"
-        ) from None
+        data = read_json(path, max_bytes=max_bytes)
+    except JsonFileError as error:
+        raise UsageError(f"--settings {path!r}: {error.problem}") from None
     if not isinstance(data, dict) or data.get("format") != SETTINGS_FORMAT:
         raise UsageError(
             f"--settings {path!r}: expected a JSON object with format {SETTINGS_FORMAT!r}"
@@ -202,7 +200,7 @@ def _settings(args: argparse.Namespace) -> tuple[OptimizerSettings, int]:
     steps = args.steps
     try:
         if args.settings:
-            sidecar = _read_settings(args.settings)
+            sidecar = _read_settings(args.settings, args.max_case_bytes)
             settings = OptimizerSettings.from_json(sidecar["optimizer"])
             if steps is None:
                 steps = sidecar.get("steps", 20)
@@ -234,7 +232,7 @@ def _settings(args: argparse.Namespace) -> tuple[OptimizerSettings, int]:
 
 def _case(args: argparse.Namespace) -> Case:
     if args.case:
-        case = load_case(args.case)
+        case = load_case(args.case, max_bytes=args.max_case_bytes)
         if args.dtype and args.dtype != case["dtype"]:
             case = validate_case({**case, "dtype": args.dtype}, source=args.case)
         return case
@@ -259,7 +257,7 @@ def _describe_case(case: Case) -> str:
     activations = ", ".join(layer["activation"] for layer in case["layers"])
     loss = case["loss"]
     return (
-        f"{case.get('name', '(unnamed case)')}: {len(case['layers'])} layer(s) "
+        f"{printable(case.get('name', '(unnamed case)'))}: {len(case['layers'])} layer(s) "
         f"{'-'.join(map(str, widths))} ({activations}), loss {loss['name']} ({loss['reduction']}), "
         f"l2 {case['l2']:g}, {case['inputs'].shape[0]} sample(s)"
     )
@@ -300,9 +298,11 @@ def _save_failure(
         "impl": args.impl or "impl.optim",
         "replay": _replay_command(case_path, sidecar_path, args),
     }
-    with open(sidecar_path, "x", encoding="utf-8") as handle:  # never overwrite
-        json.dump(sidecar, handle, indent=2)
-        handle.write("\n")
+    try:
+        create_file(sidecar_path, json.dumps(sidecar, indent=2) + "\n")  # never overwrite
+    except BaseException:
+        case_path.unlink(missing_ok=True)  # the case and its settings, or neither
+        raise
     return case_path, sidecar_path
 
 
@@ -327,12 +327,8 @@ def _tested_optimizer(spec: str | None, settings: OptimizerSettings) -> tuple[st
 def run(args: argparse.Namespace) -> int:
 
     settings, steps = _settings(args)
-    if (
-        args.save_failures
-        and Path(args.save_failures).exists()
-        and not Path(args.save_failures).is_dir()
-    ):
-        raise UsageError(f"--save-failures {args.save_failures!r} exists and is not a folder")
+    if args.save_failures:
+        check_output_folder(args.save_failures, "--save-failures")
     case = _case(args)
     available, reason = reference_availability(args.against)
     if not available:
@@ -341,8 +337,8 @@ def run(args: argparse.Namespace) -> int:
 
     reference_name = REFERENCE_LABELS[args.against]
     tolerance = tolerance_for(case["dtype"], "training")
-    seed_text = f"seed {args.seed}" if not args.case else f"case file {args.case}"
-    print(f"train-check  {seed_text}  {args.impl or 'impl.optim'} vs {reason}")
+    seed_text = f"seed {args.seed}" if not args.case else f"case file {printable(args.case)}"
+    print(f"train-check  {seed_text}  {printable(args.impl or 'impl.optim')} vs {reason}")
     print(f"optimizer: {settings.describe()}   steps: {steps}   dtype: {case['dtype']}")
     print(f"case: {_describe_case(case)}")
     print(
@@ -384,11 +380,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"steps 1-{failure.step - 1}: agree")
     print("\n".join(comparison.describe_failure()))
     if args.save_failures:
-        case_path, sidecar_path = _save_failure(
-            args.save_failures, case, args, settings, steps, comparison
-        )
+        try:
+            case_path, sidecar_path = _save_failure(
+                args.save_failures, case, args, settings, steps, comparison
+            )
+        except (OSError, BadInput) as error:  # checked before the run; the disk may fill
+            print_unsaved_case(case_to_json(case), args.save_failures, error)
+            print(f"its optimizer: {settings.describe()}, {steps} steps", file=sys.stderr)
+            return exit_codes.MISMATCH
         print(
-            f"saved the case at step 0 to {case_path} and its optimizer settings to {sidecar_path}"
+            f"saved the case at step 0 to {printable(case_path)} and its optimizer settings "
+            f"to {printable(sidecar_path)}"
         )
-        print(f"replay: {_replay_command(case_path, sidecar_path, args)}")
+        print(f"replay: {printable(_replay_command(case_path, sidecar_path, args))}")
     return exit_codes.MISMATCH

@@ -517,8 +517,7 @@ softmax_cross_entropy_batch_max = _mutant(
     **_loss(
         "softmax_cross_entropy",
         value=lambda y, t: -(t * _log_softmax_batch_max(y)).sum(axis=1),
-        gradient=lambda y, t: np.exp(_log_softmax_batch_max(y)) * t.sum(axis=1, keepdims=True)
-        - t,
+        gradient=lambda y, t: np.exp(_log_softmax_batch_max(y)) * t.sum(axis=1, keepdims=True) - t,
     ),
 )
 
@@ -570,6 +569,7 @@ hinge_correct_class_pushed_once = _mutant(
     "hinge gradient of the correct class -1 instead of -(number of violated margins)",
     **_loss("hinge", gradient=_hinge_gradient_correct_class_once),
 )
+
 
 def _hinge_margins_last_tie(y: Array, t: Array, margin: float) -> tuple[Array, Array]:
     rows = np.arange(y.shape[0])

@@ -20,10 +20,11 @@ import numpy as np
 
 from conformance import exit_codes
 from conformance.backends import IMPL_SPEC, CallableBackend, parse_names, resolve_backend
-from conformance.case import Case, save_case_unique, suggest
+from conformance.case import Case, case_to_json, save_case_unique, suggest
 from conformance.errors import BadInput
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case, run_check
 from conformance.mutation.catalogue import CATALOGUE, MUTANTS, Mutant
+from conformance.outputs import print_unsaved_case
 from conformance.report import describe_architecture, exit_code
 from references.base import Backend
 
@@ -204,11 +205,13 @@ def save_counterexample(row: MutantRow, directory: str, *, seed: int, against: s
     if row.counterexample is None:
         return
     outcome = row.counterexample
-    path = save_case_unique(
-        dict(outcome.case, name=f"mutant {row.mutant.name}: {outcome.verdict}"[:200]),
-        directory,
-        f"mutant-{row.mutant.name}-seed{seed}",
-    )
+    named = dict(outcome.case, name=f"mutant {row.mutant.name}: {outcome.verdict}"[:200])
+    try:
+        path = save_case_unique(named, directory, f"mutant-{row.mutant.name}-seed{seed}")
+    except (OSError, BadInput) as error:  # the folder was checked before the run
+        print_unsaved_case(case_to_json(named), directory, error)
+        row.notes.append("counterexample not saved (printed on stderr)")
+        return
     words = ["python", "-m", "conformance", "replay", str(path), "--impl", row.mutant.spec]
     if against:
         words += ["--against", against]

@@ -26,8 +26,9 @@ import numpy as np
 
 import impl
 from conformance.case import Case, load_case, validate_case
+from conformance.worked.graphs import Graph
 from impl.network import Layer
-from impl.scalar import Graph, Scalar, total
+from impl.scalar import Scalar, total
 
 WORKED_DIR = Path(__file__).resolve().parent / "cases"
 """The documents' worked examples as case files."""

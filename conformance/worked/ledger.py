@@ -36,8 +36,9 @@ from conformance.worked.examples import (
     worked_case,
     worked_result,
 )
+from conformance.worked.graphs import nudge, squared_error_graph, two_layer_relu_graph
 from impl.optim import sgd_step
-from impl.scalar import Scalar, nudge, squared_error_graph, two_layer_relu_graph
+from impl.scalar import Scalar
 
 DOC_000 = "000_3cf4cd1bdeb0b0bf.txt"
 DOC_001 = "001_23d0d3244ecc003a.txt"

@@ -71,7 +71,27 @@ BAD_CASES = {
     "booleans as numbers": (_edited(inputs=[[True, False]]), ["inputs", "true/false"]),
     "huge integer": (_edited(l2=10**400), ["'l2'", "finite number"]),
     "huge integer in an array": (_edited(inputs=[[10**400, 0.2]]), ["inputs", "finite"]),
+    "a boolean among numbers": (_edited(inputs=[[True, 0.2]]), ["inputs", "true/false"]),
+    "a boolean in a weight matrix": (
+        _edited(params__0__W=[[0.1, False], [0.3, 0.4]]),
+        ["params[0].W", "true/false"],
+    ),
+    "a boolean as a width": (_edited(layers__0__out=True), ["layers[0].out", "True"]),
+    "an enormous width": (
+        _edited(layers__0__out=10**400),
+        ["layers[0].out", "a whole number of 401 digits", "at most 2147483647"],
+    ),
+    "an enormous negative l2": (_edited(l2=-(10**400)), ["'l2'", "401 digits"]),
 }
+
+
+def test_messages_stay_brief_whatever_the_value(tmp_path):
+    for label in ("an enormous width", "an enormous negative l2", "huge integer"):
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(BAD_CASES[label][0]))
+        with pytest.raises(CaseError) as caught:
+            load_case(path)
+        assert len(str(caught.value)) < 300, str(caught.value)
 
 
 @pytest.mark.parametrize("label", sorted(BAD_CASES))

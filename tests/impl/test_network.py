@@ -7,6 +7,8 @@ import pytest
 import impl
 from conformance.case import load_case
 from conformance.tolerances import PRINTED_PRECISION, TOLERANCES
+from impl.network import dense_gradients
+from tests.impl import layer_cases
 from tests.support import exact
 
 PRINTED = PRINTED_PRECISION["ten_decimals"]  # the documents print 10 decimals
@@ -125,3 +127,161 @@ def test_full_gradient_matches_finite_differences_of_a_random_projection():
     assert (loss_at(h) - loss_at(-h)) / (2 * h) == pytest.approx(
         predicted, rel=TOLERANCES[("float64", "central")].rtol
     )
+
+
+# v1 through the layer registry, and v2 cases --------------------------------------------
+@pytest.mark.parametrize("seed", range(60))
+def test_v1_cases_give_the_same_bits_through_the_layer_registry(seed):
+    case = layer_cases.random_v1_case(seed)
+    through_layers, dense_path = impl.gradients(case), dense_gradients(case)
+    assert through_layers["loss"].dtype == dense_path["loss"].dtype == np.dtype(case["dtype"])
+    np.testing.assert_array_equal(through_layers["loss"], dense_path["loss"])
+    np.testing.assert_array_equal(through_layers["outputs"], dense_path["outputs"])
+    np.testing.assert_array_equal(through_layers["input_grad"], dense_path["input_grad"])
+    for tested, expected in zip(through_layers["grads"], dense_path["grads"], strict=True):
+        assert tested.keys() == expected.keys() == {"W", "b"}
+        for key in expected:
+            assert tested[key].dtype == expected[key].dtype
+            np.testing.assert_array_equal(tested[key], expected[key])
+    np.testing.assert_array_equal(impl.predict(case), dense_path["outputs"])
+
+
+def test_a_v1_case_written_as_v2_means_the_same():
+    case = layer_cases.random_v1_case(seed=7)
+    as_v2 = dict(
+        case,
+        format="backprop-case/2",
+        layers=[dict(layer, type="dense") for layer in case["layers"]],
+    )
+    np.testing.assert_array_equal(
+        impl.gradients(as_v2)["input_grad"], dense_gradients(case)["input_grad"]
+    )
+
+
+@pytest.mark.parametrize("network", sorted(layer_cases.NETWORKS))
+def test_v2_float32_cases_compute_in_float32_end_to_end(network):
+    result = impl.gradients(layer_cases.NETWORKS[network](seed=1, dtype="float32"))
+
+    def arrays(grads):
+        for layer in grads:
+            for key, value in layer.items():
+                yield from arrays(value) if key == "layers" else [value]
+
+    found = [result["loss"], result["outputs"], *arrays(result["grads"])]
+    if result["input_grad"] is not None:
+        found.append(result["input_grad"])
+    assert {np.asarray(a).dtype for a in found} == {np.dtype(np.float32)}
+
+
+def _read_only(value):
+    if isinstance(value, dict):
+        return {key: _read_only(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_read_only(item) for item in value]
+    if isinstance(value, np.ndarray):
+        value = value.copy()
+        value.setflags(write=False)
+    return value
+
+
+def _as_lists(value):
+    if isinstance(value, dict):
+        return {key: _as_lists(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_lists(item) for item in value]
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        *layer_cases.NETWORKS.values(),
+        lambda seed, dtype: layer_cases.single_layer_case("flatten-rank-4", seed=seed, dtype=dtype),
+        lambda seed, dtype: layer_cases.single_layer_case("dropout", seed=seed, dtype=dtype),
+    ],
+)
+def test_read_only_arrays_and_nested_lists_give_the_same_result_and_are_not_written(build):
+    case = build(seed=2, dtype="float64")
+    read_only = _read_only(case)
+    pristine = _as_lists(case)
+    expected = impl.gradients(case)
+    for variant in (read_only, _as_lists(case)):
+        result = impl.gradients(variant)
+        np.testing.assert_array_equal(result["outputs"], expected["outputs"])
+        np.testing.assert_array_equal(result["loss"], expected["loss"])
+        if expected["input_grad"] is not None:
+            np.testing.assert_array_equal(result["input_grad"], expected["input_grad"])
+    assert _as_lists(read_only) == pristine
+    # the result is the caller's: writing into it leaves the case alone
+    result = impl.gradients(read_only)
+    result["outputs"][...] = 0
+    assert _as_lists(read_only) == pristine
+
+
+def test_predict_runs_v2_networks():
+    case = layer_cases.small_cnn_case(seed=3, dtype="float64")
+    np.testing.assert_array_equal(impl.predict(case), impl.gradients(case)["outputs"])
+    assert impl.predict(case).shape == (3, 3)
+
+
+def test_dot_loss_is_the_sum_of_outputs_times_upstream_and_hands_down_upstream():
+    case = layer_cases.single_layer_case("flatten-rank-3", seed=6, dtype="float64")
+    result = impl.gradients(case)
+    upstream = case["loss"]["upstream"]
+    assert result["loss"] == exact((case["inputs"].reshape(3, -1) * upstream).sum())
+    np.testing.assert_array_equal(result["input_grad"], upstream.reshape(case["inputs"].shape))
+
+
+def _sequence_output_without_a_dense_layer(case):
+    case["layers"][2]["return"] = "sequence"
+    del case["layers"][3], case["params"][3]
+
+
+BAD_CASES = {
+    "unknown layer type": (
+        lambda case: case["layers"][1].update(type="maxpool"),
+        "layer 1: unknown layer type 'maxpool'; expected one of: dense, conv2d, maxpool2d",
+    ),
+    "missing option": (
+        lambda case: case["layers"][2].pop("return"),
+        r"layer 2 \(rnn\): missing return",
+    ),
+    "unknown activation": (
+        lambda case: case["layers"][3].update(activation="sigmod"),
+        "layer 3: unknown activation 'sigmod'; expected one of: identity, sigmoid",
+    ),
+    "embedding not first": (
+        lambda case: case["layers"].__setitem__(1, {"type": "embedding", "vocab": 3, "dim": 2}),
+        "layer 1: 'embedding' reads integer ids, so it can only be the first layer",
+    ),
+    "v1 loss on a sequence": (
+        _sequence_output_without_a_dense_layer,
+        r"loss 'mse' needs an \(N, K\) output; the last layer gives shape \(3, 5, 5\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_CASES))
+def test_bad_cases_are_refused_with_the_layer_and_the_fix(bad):
+    change, message = BAD_CASES[bad]
+    case = layer_cases.lstm_classifier_case(seed=0, dtype="float64")
+    case["layers"] = [dict(layer) for layer in case["layers"]]
+    case["params"] = list(case["params"])
+    change(case)
+    with pytest.raises(ValueError, match=message):
+        impl.gradients(case)
+
+
+def test_embedding_inputs_must_be_integer_ids():
+    case = layer_cases.window_classifier_case(seed=0, dtype="float64")
+    with pytest.raises(ValueError, match="integer token ids; found an array of float64"):
+        impl.gradients(dict(case, inputs=case["inputs"].astype(np.float64)))
+
+
+@pytest.mark.parametrize("bad_id", [-1, 7])
+def test_embedding_ids_must_be_in_the_vocabulary(bad_id):
+    case = layer_cases.window_classifier_case(seed=0, dtype="float64")
+    ids = case["inputs"].copy()
+    ids[2, 1] = bad_id
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 7\) \(layer 0's vocab\)"):
+        impl.gradients(dict(case, inputs=ids))

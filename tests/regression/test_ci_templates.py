@@ -48,6 +48,27 @@ def test_github_workflow_parses_and_runs_real_commands():
     assert uploads, "reports must be kept as artifacts"
 
 
+def test_github_workflow_installs_the_checker_from_its_source_and_torch_on_the_cpu():
+    workflow = yaml.safe_load(
+        (ROOT / "ci-templates" / "github-actions-conformance.yml").read_text()
+    )
+    source = workflow["env"]["CONFORMANCE_SOURCE"]
+    assert source.startswith("git+") or Path(source).suffix == ""
+    installs = [
+        line.strip()
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        for line in step.get("run", "").splitlines()
+        if "pip install" in line
+    ]
+    checker = [line for line in installs if "backprop-conformance" in line]
+    assert checker and all("@ ${CONFORMANCE_SOURCE}" in line for line in checker), checker
+    torch = [line for line in installs if "torch==" in line]
+    assert torch and all(
+        "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in line for line in torch
+    )
+
+
 def test_pre_commit_hooks_parse_and_run_real_commands():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert {hook["id"] for hook in hooks} == {"gradient-conformance", "gradient-regression"}

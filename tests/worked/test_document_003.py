@@ -13,7 +13,8 @@ import pytest
 
 import impl
 from conformance.worked.examples import worked_case
-from impl.scalar import Scalar, nudge, squared_error_graph, two_layer_relu_graph
+from conformance.worked.graphs import nudge, squared_error_graph, two_layer_relu_graph
+from impl.scalar import Scalar
 
 
 def exactly(value: float) -> object:
