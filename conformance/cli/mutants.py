@@ -24,6 +24,7 @@ from conformance.mutation.hunt import (
     SURVIVED,
     HuntSettings,
     MutantRow,
+    listed_mutants,
     run_mutation,
     select_mutants,
 )
@@ -59,9 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_reference_options(parser)
     parser.add_argument(
-        "--only", metavar="NAMES", help="check only these mutants (comma-separated names)"
+        "--only",
+        metavar="NAMES",
+        help="check only these mutants (comma-separated names, version 1 or 2)",
     )
-    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument(
+        "--list", action="store_true", help="list the mutants (version 1, then version 2) and exit"
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     parser.add_argument(
         "--save-failures",
@@ -132,6 +137,7 @@ def _control_text(control: CheckRun) -> str:
 def run(args: argparse.Namespace) -> int:
     mutants = select_mutants(args.only)
     if args.list:
+        mutants = listed_mutants(args.only)
         width = max(len(mutant.name) for mutant in mutants)
         for mutant in mutants:
             print(f"{mutant.name:<{width}}  {mutant.description}")

@@ -1,7 +1,9 @@
 """Hunting mutants: check each one as ``check`` would, and say whether the harness killed it.
 
 Every mutant of :mod:`conformance.mutation.catalogue` is checked on the same seeded
-stream of random cases as ``check`` draws, with the same references, tolerances
+stream of random cases as ``check`` draws (the version 2 mutants of
+:mod:`conformance.mutation.layer_catalogue` only when named: that stream holds dense
+cases, on which their bugs cannot show), with the same references, tolerances
 and Hypothesis shrinking. A mutant is *killed* when the harness finds a case on
 which it disagrees with the references and on which impl agrees with them (so the
 case tells the two apart). impl is run first on the same cases: any failure of it
@@ -23,10 +25,19 @@ from conformance.backends import IMPL_SPEC, CallableBackend, parse_names, resolv
 from conformance.case import Case, case_to_json, save_case_unique, suggest
 from conformance.errors import BadInput
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case, run_check
-from conformance.mutation.catalogue import CATALOGUE, MUTANTS, Mutant
+from conformance.mutation.catalogue import CATALOGUE, MUTANTS
+from conformance.mutation.catalogue import Mutant as DenseMutant
+from conformance.mutation.layer_catalogue import V2_CATALOGUE, V2_MUTANTS, LayerMutant
 from conformance.outputs import print_unsaved_case
 from conformance.report import describe_architecture, exit_code
 from references.base import Backend
+
+Mutant = DenseMutant | LayerMutant
+"""A mutant of either catalogue: a named callable ``mutant(case) -> result`` with a
+description and a spec."""
+
+NAMED_MUTANTS: dict[str, Mutant] = {**MUTANTS, **V2_MUTANTS}
+"""Every mutant of both catalogues, by name (the names are distinct)."""
 
 DEFAULT_CASES = 400
 """Cases per mutant (and for impl's control run). A killed mutant stops at its first
@@ -124,18 +135,25 @@ def failing_places(outcome: CaseOutcome) -> list[str]:
 
 
 def select_mutants(text: str | None) -> list[Mutant]:
-    """The mutants named in ``text`` (all of them for None); UnknownMutant on a typo."""
+    """The mutants named in ``text``, from either catalogue (for None, every mutant of the
+    version 1 catalogue); UnknownMutant on a typo."""
     names = parse_names(text)
     if not names:
         return list(CATALOGUE)
-    unknown = [name for name in names if name not in MUTANTS]
+    unknown = [name for name in names if name not in NAMED_MUTANTS]
     if unknown:
         name = unknown[0]
         raise UnknownMutant(
-            f"--only: unknown mutant {name!r}{suggest(name, MUTANTS)}; "
+            f"--only: unknown mutant {name!r}{suggest(name, NAMED_MUTANTS)}; "
             "'python -m conformance mutants --list' lists them"
         )
-    return [MUTANTS[name] for name in names]
+    return [NAMED_MUTANTS[name] for name in names]
+
+
+def listed_mutants(text: str | None) -> list[Mutant]:
+    """What ``--list`` shows: the mutants named in ``text``, or (for None) every mutant of
+    both catalogues, version 1 first."""
+    return select_mutants(text) if parse_names(text) else [*CATALOGUE, *V2_CATALOGUE]
 
 
 @dataclass(frozen=True)

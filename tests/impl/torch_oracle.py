@@ -85,7 +85,7 @@ def _layer(torch: Any, spec: Mapping[str, Any], p: Mapping[str, Any], x: Any) ->
         eps = spec.get("eps", 1e-5)
         return F.layer_norm(x, (spec["features"],), p["gamma"], p["beta"], eps)
     if kind == "dropout":
-        return x * torch.as_tensor(np.asarray(spec["mask"]), dtype=x.dtype) / (1 - spec["p"])
+        return x * torch.as_tensor(np.array(spec["mask"]), dtype=x.dtype) / (1 - spec["p"])
     if kind == "residual":
         return x + _stack(torch, spec["layers"], p["layers"], x)
     if kind == "embedding":
@@ -136,7 +136,7 @@ def _data_loss(torch: Any, case: Mapping[str, Any], y: Any) -> Any:
     spec = case["loss"]
     if spec["name"] == "dot":
         return (y * torch.as_tensor(np.array(spec["upstream"]), dtype=y.dtype)).sum()
-    t = torch.as_tensor(np.asarray(case["targets"]), dtype=y.dtype)
+    t = torch.as_tensor(np.array(case["targets"]), dtype=y.dtype)
     per_sample = {
         "half_sse": lambda: 0.5 * ((y - t) ** 2).sum(dim=1),
         "mse": lambda: ((y - t) ** 2).mean(dim=1),
@@ -155,7 +155,7 @@ def torch_gradients(case: Mapping[str, Any]) -> dict[str, Any]:
     params = _leaves(torch, case["params"], dtype)
     integer_ids = case["layers"][0].get("type") == "embedding"
     if integer_ids:
-        x = torch.as_tensor(np.asarray(case["inputs"]), dtype=torch.long)
+        x = torch.as_tensor(np.array(case["inputs"]), dtype=torch.long)
     else:
         x = torch.tensor(np.asarray(case["inputs"], dtype=np.float64), dtype=dtype)
         x.requires_grad_(True)

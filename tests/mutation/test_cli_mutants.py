@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conformance.mutation.catalogue import CATALOGUE
+from conformance.mutation.layer_catalogue import V2_CATALOGUE
 from tests.support import run_cli
 
 _cli = run_cli
@@ -90,8 +91,18 @@ def test_a_surviving_mutant_fails_the_run():
 def test_list_and_bad_names():
     listed = _cli("mutants", "--list")
     assert listed.returncode == 0
-    assert len(listed.stdout.splitlines()) == len(CATALOGUE)
-    assert listed.stdout.startswith(CATALOGUE[0].name)
+    lines = listed.stdout.splitlines()
+    assert len(lines) == len(CATALOGUE) + len(V2_CATALOGUE)  # version 1 first, then version 2
+    assert lines[0].split()[0] == CATALOGUE[0].name
+    assert lines[len(CATALOGUE)].split()[0] == V2_CATALOGUE[0].name
+    named = _cli("mutants", "--list", "--only", "conv2d_kernel_flipped,relu_mask_forgotten")
+    assert [line.split()[0] for line in named.stdout.splitlines()] == [
+        "conv2d_kernel_flipped",
+        "relu_mask_forgotten",
+    ]
     bad = _cli("mutants", "--only", "relu_mask_forgoten")
     assert bad.returncode == 2
     assert "did you mean 'relu_mask_forgotten'" in bad.stderr and "Traceback" not in bad.stderr
+    bad_v2 = _cli("mutants", "--only", "conv2d_kernel_fliped")
+    assert bad_v2.returncode == 2
+    assert "did you mean 'conv2d_kernel_flipped'" in bad_v2.stderr
