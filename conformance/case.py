@@ -23,7 +23,16 @@ from conformance.defaults import MAX_INPUT_BYTES
 from conformance.errors import BadInput
 from conformance.jsonfiles import JsonFileError, read_json
 from conformance.outputs import create_file
-from contract import ACTIVATIONS, DTYPES, FORMAT_V1, LOSSES, NO_DERIVATIVE, REDUCTIONS, V1_LOSSES
+from contract import (
+    ACTIVATIONS,
+    DTYPES,
+    FORMAT_V1,
+    FORMAT_V2,
+    LOSSES,
+    NO_DERIVATIVE,
+    REDUCTIONS,
+    V1_LOSSES,
+)
 
 FORMAT = FORMAT_V1
 CASE_KEYS = ("format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets")
@@ -261,6 +270,13 @@ def _validate_loss(spec: Any) -> dict[str, Any]:
     return loss
 
 
+def _dtype_name(raw: Mapping[str, Any]) -> str:
+    dtype_name = raw.get("dtype", "float64")
+    if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
+        raise _unknown_name("dtype", dtype_name, DTYPES, "dtype")
+    return dtype_name
+
+
 def validate_case(raw: Any, *, source: str | None = None, need_gradient: bool = True) -> Case:
     """A normalised copy of ``raw`` (arrays in the case's dtype), or :class:`CaseError`.
 
@@ -273,16 +289,18 @@ def validate_case(raw: Any, *, source: str | None = None, need_gradient: bool = 
 
 
 def _validate(raw: Any, need_gradient: bool) -> Case:
+    if isinstance(raw, Mapping) and raw.get("format") == FORMAT_V2:
+        from conformance.case_v2 import validate_v2
+
+        return validate_v2(raw, dtype_name=_dtype_name(raw), need_gradient=need_gradient)
     _check_keys(raw, CASE_KEYS, REQUIRED_KEYS, "")
     if raw["format"] != FORMAT:
         raise CaseError(
-            f"expected {FORMAT!r}, found {brief(raw['format'])}; this tool reads case format "
-            "version 1 (docs/contract.md)",
+            f"expected {FORMAT!r} or {FORMAT_V2!r}, found {brief(raw['format'])}; this tool "
+            "reads case formats version 1 (docs/contract.md) and 2 (docs/contract-v2.md)",
             field="format",
         )
-    dtype_name = raw.get("dtype", "float64")
-    if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
-        raise _unknown_name("dtype", dtype_name, DTYPES, "dtype")
+    dtype_name = _dtype_name(raw)
     dtype = np.dtype(dtype_name).type
     if "name" in raw and not isinstance(raw["name"], str):
         raise CaseError(f"expected a string, found {brief(raw['name'])}", field="name")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from conformance.tolerances import ERROR_ESTIMATE_FACTOR, Tolerance, tolerance_for
+from conformance.tree import Path, arrays_of
 
 MAX_MISMATCHES_KEPT = 20
 """Per comparison, the worst entries kept for the report (all are counted)."""
@@ -24,14 +25,15 @@ MAX_MISMATCHES_KEPT = 20
 class Entry:
     """One compared entry: where it is, both values, the error and what was allowed."""
 
-    quantity: str  # "loss", "outputs", "W", "b" or "input_grad"
-    layer: int | None  # the layer for W and b, else None
+    quantity: str  # "loss", "outputs", "input_grad", or a parameter's key ("W", "gamma", ...)
+    layer: int | None  # the (top-level) layer of a parameter's gradient, else None
     index: tuple[int, ...]
     tested: float
     reference: float
     abs_error: float
     rel_error: float
     allowed: float
+    label: str | None = None  # a version 2 layer: "layer 2 (residual) > layer 0 (conv2d)"
 
     @property
     def ratio(self) -> float:
@@ -42,7 +44,12 @@ class Entry:
 
     @property
     def place(self) -> str:
-        where = f"layer {self.layer} {self.quantity}" if self.layer is not None else self.quantity
+        if self.label is not None:
+            where = f"{self.label} {self.quantity}"
+        elif self.layer is not None:
+            where = f"layer {self.layer} {self.quantity}"
+        else:
+            where = self.quantity
         if self.index:
             where += "[" + ", ".join(str(i) for i in self.index) + "]"
         return where
@@ -128,19 +135,41 @@ class Comparison:
         }
 
 
+@dataclass(frozen=True)
+class LayerRef:
+    """Where a version 2 gradient array lives: its top-level layer and its label."""
+
+    index: int
+    label: str
+
+
+LayerKey = int | Path | None
+"""What identifies a quantity's layer: its index (version 1), its path (version 2), or
+None for the loss, the outputs and the input gradient."""
+
+
 def _quantities(
-    result: Mapping[str, Any],
-) -> Iterator[tuple[str, int | None, np.ndarray]]:
-    yield "loss", None, np.asarray(result["loss"])
-    yield "outputs", None, np.asarray(result["outputs"])
-    for layer, grad in enumerate(result["grads"]):
-        yield "W", layer, np.asarray(grad["W"])
-        yield "b", layer, np.asarray(grad["b"])
-    yield "input_grad", None, np.asarray(result["input_grad"])
+    result: Mapping[str, Any], labels: Mapping[Path, str] | None = None
+) -> Iterator[tuple[str, LayerKey, int | LayerRef | None, np.ndarray]]:
+    """(quantity, key, where, array) of every array of a normalised result; ``labels``
+    (a version 2 case's layer labels by path) make the keys paths."""
+    yield "loss", None, None, np.asarray(result["loss"])
+    yield "outputs", None, None, np.asarray(result["outputs"])
+    if labels is None:
+        for layer, grad in enumerate(result["grads"]):
+            yield "W", layer, layer, np.asarray(grad["W"])
+            yield "b", layer, layer, np.asarray(grad["b"])
+    else:
+        for path, key, value in arrays_of(result["grads"]):
+            yield key, path, LayerRef(path[0], labels[path]), np.asarray(value)
+    if result["input_grad"] is not None:
+        yield "input_grad", None, None, np.asarray(result["input_grad"])
 
 
-Piece = tuple[str, int | None, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
-"""(quantity, layer, tested values, reference values, the results' own error estimate
+Piece = tuple[
+    str, int | LayerRef | None, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None
+]
+"""(quantity, where, tested values, reference values, the results' own error estimate
 or None, the entries not to compare or None): one array pair to compare."""
 
 GROUP_ELEMENTS = 1 << 16
@@ -220,13 +249,14 @@ def _compare_pieces(
 
     def entry(flat: int) -> Entry:
         piece = int(np.searchsorted(starts, flat, side="right")) - 1
-        quantity, layer, shape = pieces[piece][0], pieces[piece][1], pieces[piece][2].shape
+        quantity, where, shape = pieces[piece][0], pieces[piece][1], pieces[piece][2].shape
         index = tuple(int(i) for i in np.unravel_index(flat - int(starts[piece]), shape))
         error = float(abs_error[flat])
         size = float(magnitude[flat])
         return Entry(
             quantity=quantity,
-            layer=layer,
+            layer=where.index if isinstance(where, LayerRef) else where,
+            label=where.label if isinstance(where, LayerRef) else None,
             index=index,
             tested=float(tested[flat]),
             reference=float(reference[flat]),
@@ -254,15 +284,16 @@ def _groups(pieces: list[Piece]) -> Iterator[list[Piece]]:
         yield group
 
 
-def _estimates(error: Mapping[str, Any] | None) -> dict[tuple[str, int | None], np.ndarray]:
+def _estimates(
+    error: Mapping[str, Any] | None, v2: bool
+) -> dict[tuple[str, LayerKey], np.ndarray]:
+    """A result's error estimates by (quantity, key), keyed as :func:`_quantities` keys."""
     if not error:
         return {}
-    found: dict[tuple[str, int | None], np.ndarray] = {}
-    for layer, grad in enumerate(error.get("grads", [])):
-        for key in ("W", "b"):
-            if key in grad:
-                found[(key, layer)] = np.asarray(grad[key], dtype=np.float64)
-    if "input_grad" in error:
+    found: dict[tuple[str, LayerKey], np.ndarray] = {}
+    for path, key, value in arrays_of(error.get("grads", [])):
+        found[(key, path if v2 else path[0])] = np.asarray(value, dtype=np.float64)
+    if error.get("input_grad") is not None:
         found[("input_grad", None)] = np.asarray(error["input_grad"], dtype=np.float64)
     return found
 
@@ -277,7 +308,8 @@ def compare_results(
     reference_name: str,
     reference_error: Mapping[str, Any] | None = None,
     tested_error: Mapping[str, Any] | None = None,
-    excluded: Mapping[tuple[str, int | None], np.ndarray] | None = None,
+    excluded: Mapping[tuple[str, LayerKey], np.ndarray] | None = None,
+    labels: Mapping[Path, str] | None = None,
 ) -> Comparison:
     """Compare loss, outputs, every W and b and the input gradient of two normalised results.
 
@@ -287,19 +319,22 @@ def compare_results(
     conformance/tolerances.py). ``excluded`` masks, by (quantity, layer) as in
     ``("W", 0)`` or ``("input_grad", None)``, entries that have no single right value
     (they depend on the subgradient at an exact kink): they are not compared, and
-    counted in ``Comparison.excluded``."""
+    counted in ``Comparison.excluded``. ``labels`` are a version 2 case's layer labels by
+    path (:func:`conformance.tree.layer_labels`): its gradients are then a tree, keyed by
+    path (``("W", (2, 0))``), and reported by label."""
     tolerance = tolerance_for(dtype, kind)
     comparison = Comparison(tested_name, reference_name, kind, dtype, tolerance)
     failing: list[Entry] = []
-    estimates = _estimates(reference_error)
-    for key, value in _estimates(tested_error).items():
+    v2 = labels is not None
+    estimates = _estimates(reference_error, v2)
+    for key, value in _estimates(tested_error, v2).items():
         estimates[key] = estimates[key] + value if key in estimates else value
     excluded = excluded or {}
     comparison.excluded = int(sum(mask.sum() for mask in excluded.values()))
     pieces: list[Piece] = [
-        (quantity, layer, a, b, estimates.get((quantity, layer)), excluded.get((quantity, layer)))
-        for (quantity, layer, a), (_, _, b) in zip(
-            _quantities(tested), _quantities(reference), strict=True
+        (quantity, where, a, b, estimates.get((quantity, key)), excluded.get((quantity, key)))
+        for (quantity, key, where, a), (_, _, _, b) in zip(
+            _quantities(tested, labels), _quantities(reference, labels), strict=True
         )
     ]
     for group in _groups(pieces):

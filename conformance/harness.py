@@ -42,6 +42,7 @@ from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
 from conformance.result import ResultError, checked_result, describe_exception
 from conformance.text import printable
 from conformance.tolerances import kind_for
+from conformance.tree import Path, arrays_of, is_v2, layer_labels
 from references.base import EXACT, Abstains, Backend, Evaluation
 from references.kinks import kink_dependence
 
@@ -114,9 +115,14 @@ class CaseOutcome:
 
 def _non_finite(result: Mapping[str, Any]) -> list[str]:
     """The quantities of a normalised result that hold NaN or an infinity."""
-    found = [key for key in ("loss", "outputs", "input_grad") if not np.isfinite(result[key]).all()]
-    for layer, grad in enumerate(result["grads"]):
-        found += [f"layer {layer} {k}" for k in ("W", "b") if not np.isfinite(grad[k]).all()]
+    found = [
+        key
+        for key in ("loss", "outputs", "input_grad")
+        if result[key] is not None and not np.isfinite(result[key]).all()
+    ]
+    for path, key, value in arrays_of(result["grads"]):
+        if not np.isfinite(value).all():
+            found.append(f"layer {' > '.join(map(str, path))} {key}")
     return found
 
 
@@ -145,7 +151,8 @@ def _compare(
     dtype: str,
     first_name: str,
     second_name: str,
-    excluded: dict[tuple[str, int | None], np.ndarray],
+    excluded: dict[Any, np.ndarray],
+    labels: dict[Path, str] | None,
 ) -> Comparison:
     """Compare two results with the tolerance row their methods call for, allowing each
     entry the error estimates either result declares, leaving out ``excluded`` entries."""
@@ -159,6 +166,7 @@ def _compare(
         tested_error=first.provenance.error,
         reference_error=second.provenance.error,
         excluded=excluded,
+        labels=labels,
     )
 
 
@@ -221,6 +229,7 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
         )
 
     outcome = CaseOutcome(case, AGREE, tested_result=tested_result, preceding=call.preceding)
+    labels = layer_labels(case) if is_v2(case) else None
     dependence = kink_dependence(case)
     excluded = dependence.masks() if dependence.any else {}
     outcome.kink_entries = dependence.reasons() if dependence.any else []
@@ -248,6 +257,7 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
                 first_name=tested.name,
                 second_name=name,
                 excluded=excluded,
+                labels=labels,
             )
         )
     names = list(reference_results)
@@ -261,6 +271,7 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
                     first_name=first,
                     second_name=second,
                     excluded=excluded,
+                    labels=labels,
                 )
             )
     outcome.status, outcome.verdict = _verdict(tested.name, outcome, crashed)

@@ -13,6 +13,7 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, case_to_json
+from conformance.case_v2 import describe_v2
 from conformance.harness import (
     AGREE,
     ERROR,
@@ -25,6 +26,7 @@ from conformance.harness import (
 from conformance.jsonfiles import JsonFileError, dumps, read_json
 from conformance.outputs import OutputPathError
 from conformance.text import xml_text
+from conformance.tree import is_v2
 
 __all__ = ["OutputPathError"]
 
@@ -33,7 +35,10 @@ STATUSES = (AGREE, MISMATCH, ERROR, UNSUPPORTED, NOT_COMPARABLE)
 
 
 def describe_architecture(case: Case) -> str:
-    """One line: ``3 -> 4 tanh -> 2 softmax | cross_entropy (mean) | l2 0.1 | float32 | N=2``."""
+    """One line: ``3 -> 4 tanh -> 2 softmax | cross_entropy (mean) | l2 0.1 | float32 | N=2``
+    (a version 2 case: ``(1, 6, 6) -> conv2d 2ch 3x3 relu -> maxpool2d 2x2 -> ...``)."""
+    if is_v2(case):
+        return describe_v2(case)
     parts = [str(case["layers"][0]["in"])]
     for layer in case["layers"]:
         activation = layer["activation"]

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import sysconfig
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from conformance.case import Case, case_to_json, numeric_array
+from conformance.case_v2 import shapes_through
+from conformance.tree import Path, arrays_of, is_v2
 
 RESULT_KEYS = ("loss", "outputs", "grads", "input_grad")
 RESULT_SECTION = "see docs/contract.md, section 'Result'"
@@ -63,34 +65,67 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
             f"backend {backend!r}: result has no {', '.join(map(repr, missing))} ({RESULT_SECTION})"
         )
     count = case["inputs"].shape[0]
-    grads = result["grads"]
-    if not isinstance(grads, (list, tuple)) or len(grads) != len(case["layers"]):
+    grads = _normal_grads(result["grads"], case["layers"], case["params"], "grads", backend)
+    if is_v2(case):
+        outputs_shape = (count, *shapes_through(case)[-1])
+    else:
+        outputs_shape = (count, case["layers"][-1]["out"])
+    token_ids = case["inputs"].dtype.kind == "i"
+    if token_ids and result["input_grad"] is not None:
         raise ResultError(
-            f"backend {backend!r}: 'grads' must be a list with one {{'W', 'b'}} per layer "
-            f"({len(case['layers'])}; {RESULT_SECTION})"
-        )
-    normal_grads = []
-    for index, (layer, grad) in enumerate(zip(case["layers"], grads, strict=True)):
-        if not isinstance(grad, Mapping) or "W" not in grad or "b" not in grad:
-            raise ResultError(
-                f"backend {backend!r}: grads[{index}] must have keys 'W' and 'b' ({RESULT_SECTION})"
-            )
-        normal_grads.append(
-            {
-                "W": _as_array(
-                    grad["W"], (layer["out"], layer["in"]), f"grads[{index}].W", backend
-                ),
-                "b": _as_array(grad["b"], (layer["out"],), f"grads[{index}].b", backend),
-            }
+            f"backend {backend!r}: input_grad must be null (None) when the inputs are token "
+            f"ids, which have no gradient (see docs/contract-v2.md, section 'Result')"
         )
     return {
         "loss": _as_array(result["loss"], (), "loss", backend),
-        "outputs": _as_array(
-            result["outputs"], (count, case["layers"][-1]["out"]), "outputs", backend
-        ),
-        "grads": normal_grads,
-        "input_grad": _as_array(result["input_grad"], case["inputs"].shape, "input_grad", backend),
+        "outputs": _as_array(result["outputs"], outputs_shape, "outputs", backend),
+        "grads": grads,
+        "input_grad": None
+        if token_ids
+        else _as_array(result["input_grad"], case["inputs"].shape, "input_grad", backend),
     }
+
+
+def _normal_grads(
+    grads: Any,
+    layers: Sequence[Mapping[str, Any]],
+    params: Sequence[Mapping[str, Any]],
+    where: str,
+    backend: str,
+) -> list[dict[str, Any]]:
+    """The gradients of a list of layers, nested as their parameters (residual blocks
+    hold ``{"layers": [...]}``), each array of its parameter's shape."""
+    if not isinstance(grads, (list, tuple)) or len(grads) != len(layers):
+        raise ResultError(
+            f"backend {backend!r}: {where!r} must be a list with one entry per layer "
+            f"({len(layers)}; {RESULT_SECTION})"
+        )
+    normal: list[dict[str, Any]] = []
+    for index, (layer, param, grad) in enumerate(zip(layers, params, grads, strict=True)):
+        here = f"{where}[{index}]"
+        keys = tuple(param)
+        if not isinstance(grad, Mapping) or any(key not in grad for key in keys):
+            wanted = ", ".join(repr(key) for key in keys) or "none ({})"
+            raise ResultError(
+                f"backend {backend!r}: {here} must have the keys of params[{index}]: {wanted} "
+                f"({RESULT_SECTION})"
+            )
+        if layer.get("type") == "residual":
+            normal.append(
+                {
+                    "layers": _normal_grads(
+                        grad["layers"], layer["layers"], param["layers"], f"{here}.layers", backend
+                    )
+                }
+            )
+            continue
+        normal.append(
+            {
+                key: _as_array(grad[key], np.shape(param[key]), f"{here}.{key}", backend)
+                for key in keys
+            }
+        )
+    return normal
 
 
 def dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
@@ -102,9 +137,10 @@ def dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
     found = []
     arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
     arrays.append(("input_grad", raw.get("input_grad")))
-    for layer, grad in enumerate(raw.get("grads") or []):
-        if isinstance(grad, Mapping):
-            arrays += [(f"grads[{layer}].W", grad.get("W")), (f"grads[{layer}].b", grad.get("b"))]
+    params = arrays_of(case["params"])  # a checked result's grads have the params' layout
+    for path, key, _ in params:
+        value = _lookup(raw.get("grads"), path, key)
+        arrays.append((_grad_place(path, key), value))
     for where, value in arrays:
         if isinstance(value, (np.ndarray, np.generic)):
             if value.dtype != expected:
@@ -121,6 +157,24 @@ def dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
         f"{name} returned {', '.join(found)} for a {expected} case: a {expected} case must "
         f"be computed in {expected} end to end ({DTYPE_SECTION})"
     ]
+
+
+def _lookup(grads: Any, path: Path, key: str) -> Any:
+    """The gradient array at ``path`` and ``key`` of a (checked) grads tree."""
+    for depth, index in enumerate(path):
+        entry = grads[index]
+        grads = entry["layers"] if depth < len(path) - 1 else entry
+    return grads[key]
+
+
+def _grad_place(path: Path, key: str) -> str:
+    return (
+        "grads"
+        + "".join(
+            f"[{index}]" if depth == 0 else f".layers[{index}]" for depth, index in enumerate(path)
+        )
+        + f".{key}"
+    )
 
 
 def checked_result(raw: Any, case: Case, backend: str) -> dict[str, Any]:

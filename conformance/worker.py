@@ -161,7 +161,9 @@ def sendable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, np.generic):
         return value if value.dtype.kind in "biufc" else f"<{type(value).__name__} object>"
     if isinstance(value, np.ndarray):
-        array = np.asarray(value)
+        # contiguous, so that it pickles as one buffer (a strided view, a transpose,
+        # would need a reconstructor the harness does not accept)
+        array = np.ascontiguousarray(value)
         return array if array.dtype.kind in "biufc" else f"<array of {array.dtype}>"
     if isinstance(value, Mapping):
         return {
@@ -181,7 +183,9 @@ def sendable(value: Any, depth: int = 0) -> Any:
         array = np.asarray(value)
     except Exception:  # noqa: BLE001 - whatever it is, it is not numbers
         return f"<{type(value).__name__} object>"
-    return array if array.dtype.kind in "biufc" else f"<{type(value).__name__} object>"
+    if array.dtype.kind not in "biufc":
+        return f"<{type(value).__name__} object>"
+    return np.ascontiguousarray(array)
 
 
 def _exit_with_the_harness() -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from contract import FORMAT_V2
 from references.numeric import rounding_zones
 from references.numeric_network import Pass, run
 from references.parsed_case import ParsedCase, parse_case
@@ -155,8 +156,10 @@ def _through_activation(
     return on_output.copy()
 
 
-def kink_dependence(case: Mapping[str, Any]) -> KinkDependence:
+def kink_dependence(case: Mapping[str, Any]) -> KinkDependence | KinkDependenceV2:
     """The case's exact kink points and the result entries that depend on them."""
+    if case.get("format") == FORMAT_V2:
+        return _kink_dependence_v2(case)
     parsed = parse_case(case, dtype=np.float64)
     empty = KinkDependence([])
     has_kinks = parsed.loss.name == "hinge" or any(
@@ -193,3 +196,88 @@ def kink_dependence(case: Mapping[str, Any]) -> KinkDependence:
                 dependence.first_point[(key[0], key[1], tuple(int(i) for i in index))] = point
             masks[key] |= reached
     return dependence
+
+
+@dataclass
+class KinkDependenceV2:
+    """For a version 2 case: its exact kink points and the gradient entries that may
+    depend on them, masks keyed by (key, layer path) as the harness keys a v2 result.
+
+    Which entries a kink reaches is bounded conservatively: every gradient of the
+    top-level layer that holds the kink and of the layers before it, and the input
+    gradient (for a kink in the loss: every gradient). A signal from a kink travels
+    only towards the inputs, but convolution, normalisation and recurrence spread it
+    over positions, samples and steps, so the bound keeps to whole layers. Random cases
+    keep clear of kinks; this matters for hand-written and replayed cases, and it never
+    calls a right subgradient wrong."""
+
+    points: list[tuple[str, str]]  # (place, what is exactly at its kink)
+    mask: dict[tuple[str, Any], Array] = field(default_factory=dict)
+    labels: dict[tuple[int, ...], str] = field(default_factory=dict)  # layer labels by path
+
+    @property
+    def any(self) -> bool:
+        return bool(self.points)
+
+    def masks(self) -> dict[tuple[str, Any], Array]:
+        return self.mask
+
+    def count(self) -> int:
+        return int(sum(mask.sum() for mask in self.mask.values()))
+
+    def reasons(self) -> list[tuple[str, str]]:
+        """(place, reason) for every dependent entry, in result order."""
+        reason = f"may depend on the subgradient at {self.points[0][0]} ({self.points[0][1]})"
+        if len(self.points) > 1:
+            reason += f" and {len(self.points) - 1} other kink point(s)"
+        listed = []
+        for (key, path), mask in self.mask.items():
+            where = f"{self.labels[path]} {key}" if path else key
+            for index in zip(*np.nonzero(mask), strict=True):
+                listed.append((where + "[" + ", ".join(str(int(i)) for i in index) + "]", reason))
+        return listed
+
+
+def _kink_dependence_v2(case: Mapping[str, Any]) -> KinkDependenceV2:
+    from references.numeric_v2 import prepare
+    from references.parsed_v2 import parse_v2
+
+    parsed = parse_v2(case, dtype=np.float64)
+    base = prepare(parsed, "auto").base
+    points: list[tuple[str, str]] = []
+    reach = -1  # the last top-level layer (in order) whose gradients a kink reaches
+    for key, values in base.kinks.items():
+        path, what = key
+        distance = np.abs(values[0])
+        zone = base.zones[key]
+        at_kink = distance <= zone
+        if what == "tie":
+            at_kink &= zone > 0  # a tie of exact zeros (relu's flat side) passes no gradient
+        at_kink &= ~np.isnan(distance)
+        if not at_kink.any():
+            continue
+        site = base.sites[key]
+        index = tuple(int(i) for i in np.argwhere(at_kink)[0])
+        place = ", ".join(f"{name} {i}" for name, i in zip(site.axes, index, strict=False))
+        points.append((f"{site.label} {site.noun} ({place})", what))
+        reach = max(reach, len(parsed.layers) if not path else path[0])
+    if not points:
+        return KinkDependenceV2([])
+    mask: dict[tuple[str, Any], Array] = {}
+    for path, name, value in _params_tree(case["params"]):
+        if path[0] <= reach:
+            mask[(name, path)] = np.ones(np.shape(value), bool)
+    if case["inputs"].dtype.kind != "i":
+        mask[("input_grad", None)] = np.ones(case["inputs"].shape, bool)
+    labels = {layer.path: layer.label for layer in parsed.walk()}
+    return KinkDependenceV2(points, mask, labels)
+
+
+def _params_tree(tree: Any, path: tuple[int, ...] = ()) -> Any:
+    for index, entry in enumerate(tree):
+        here = (*path, index)
+        for key, value in entry.items():
+            if key == "layers" and isinstance(value, (list, tuple)):
+                yield from _params_tree(value, here)
+            else:
+                yield here, key, value

@@ -33,6 +33,7 @@ from conformance.golden import (
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case
 from conformance.outputs import check_output_folder
 from conformance.text import printable
+from conformance.tree import map_arrays
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
 from references.base import Backend
@@ -83,11 +84,12 @@ def _golden_backend(golden: dict[str, Any], case: Case) -> CallableBackend:
     dtype = np.dtype(case["dtype"])
 
     def stored(_case: Any) -> dict[str, Any]:
+        input_grad = golden["input_grad"]
         return {
             "loss": golden["loss"].astype(dtype),
             "outputs": golden["outputs"].astype(dtype),
-            "grads": [{k: v.astype(dtype) for k, v in g.items()} for g in golden["grads"]],
-            "input_grad": golden["input_grad"].astype(dtype),
+            "grads": map_arrays(lambda array: array.astype(dtype), golden["grads"]),
+            "input_grad": None if input_grad is None else input_grad.astype(dtype),
         }
 
     return CallableBackend("golden", stored)

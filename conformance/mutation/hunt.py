@@ -23,6 +23,7 @@ import numpy as np
 from conformance import exit_codes
 from conformance.backends import IMPL_SPEC, CallableBackend, parse_names, resolve_backend
 from conformance.case import Case, case_to_json, save_case_unique, suggest
+from conformance.case_v2 import shapes_through
 from conformance.errors import BadInput
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case, run_check
 from conformance.mutation.catalogue import CATALOGUE, MUTANTS
@@ -30,6 +31,7 @@ from conformance.mutation.catalogue import Mutant as DenseMutant
 from conformance.mutation.layer_catalogue import V2_CATALOGUE, V2_MUTANTS, LayerMutant
 from conformance.outputs import print_unsaved_case
 from conformance.report import describe_architecture, exit_code
+from conformance.tree import is_v2
 from references.base import Backend
 
 Mutant = DenseMutant | LayerMutant
@@ -114,7 +116,11 @@ class MutantRow:
 
 
 def case_size(case: Case) -> tuple[int, str, int]:
-    """(number of layers, widths from input to output, batch size)."""
+    """(number of layers, widths from input to output, batch size); a version 2 case's
+    widths are its shapes without the batch axis, ``1x6x6-2x4x4-32-3``."""
+    if is_v2(case):
+        shapes = ["x".join(map(str, shape)) for shape in shapes_through(case)]
+        return len(case["layers"]), "-".join(shapes), int(case["inputs"].shape[0])
     widths = [case["layers"][0]["in"]] + [layer["out"] for layer in case["layers"]]
     return len(case["layers"]), "-".join(str(w) for w in widths), int(case["inputs"].shape[0])
 

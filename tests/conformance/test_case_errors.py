@@ -30,7 +30,10 @@ def _edited(**changes):
 _DELETE = object()
 
 BAD_CASES = {
-    "wrong format": (_edited(format="backprop-case/2"), ["'format'", "backprop-case/1"]),
+    "wrong format": (
+        _edited(format="backprop-case/3"),
+        ["'format'", "backprop-case/1", "backprop-case/2"],
+    ),
     "unknown key": (_edited(lyers=[]), ["unknown key 'lyers'", "did you mean 'layers'"]),
     "unknown activation": (
         _edited(layers__1__activation="sigmod"),
