@@ -373,7 +373,7 @@ def _rows() -> list[Row]:
         "a relu/leaky_relu input or hinge margin within 1e-2 of its kink",
         _near_kink,
         zero_by_design="the numeric reference cannot difference across a kink; exact kinks are "
-        "checked by tests/harness/test_kinks.py and the regression cases",
+        "checked by tests/harness/test_kinks.py and tests/references/test_conventions.py",
     )
     return rows
 

@@ -1,0 +1,82 @@
+"""The seeded generators: the rules that decide where extreme values and which targets go."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformance.generators import (
+    LARGE_VALUE,
+    draw_targets,
+    fill_case,
+    large_value_sites,
+)
+
+
+def _architecture(activations, loss, widths):
+    layers = [
+        {"in": widths[i], "out": widths[i + 1], "activation": name}
+        for i, name in enumerate(activations)
+    ]
+    return {"layers": layers, "loss": {"name": loss, "reduction": "sum"}}
+
+
+def test_the_same_seed_gives_the_same_case():
+    architecture = _architecture(("tanh", "softmax"), "cross_entropy", (3, 4, 3))
+    first = fill_case(architecture, seed=7, batch_size=3, large_values="shared")
+    again = fill_case(architecture, seed=7, batch_size=3, large_values="shared")
+    assert first is not None and again is not None
+    pairs = zip(first["params"], again["params"], strict=True)
+    assert all(np.array_equal(a["W"], b["W"]) for a, b in pairs)
+
+
+def test_float32_gets_extremes_only_where_a_unit_passes_on_an_exact_value():
+    architecture = _architecture(
+        ("softmax", "sigmoid", "softplus", "identity"), "softmax_cross_entropy", (3, 4, 4, 4, 3)
+    )
+    float64 = {(s.layer, s.units, s.signs) for s in large_value_sites(architecture, "float64")}
+    float32 = {(s.layer, s.units, s.signs) for s in large_value_sites(architecture, "float32")}
+    assert float64 == {(0, "all", (1, -1)), (1, "one", (1, -1)), (2, "one", (-1,)),
+                       (3, "one", (1, -1))}
+    assert float32 == {(1, "one", (1, -1)), (2, "one", (-1,))}  # saturating, softplus down
+
+
+def test_per_row_logits_put_two_samples_an_extreme_apart():
+    architecture = _architecture(("tanh", "identity"), "softmax_cross_entropy", (3, 5, 4))
+    for seed in range(5):
+        case = fill_case(architecture, seed=seed, batch_size=4, large_values="logits")
+        assert case is not None
+        first, last = case["params"]
+        hidden = np.tanh(case["inputs"] @ first["W"].T + first["b"])
+        row_max = (hidden @ last["W"].T + last["b"]).max(axis=1)
+        # a row this far below another underflows to 0 when shifted by the batch's maximum
+        assert row_max.max() - row_max.min() >= 0.9 * LARGE_VALUE["float64"]
+
+
+def test_per_row_becomes_shared_in_float32():
+    architecture = _architecture(("sigmoid", "identity"), "mse", (2, 3, 2))
+    case = fill_case(architecture, seed=1, batch_size=4, dtype="float32", large_values="per_row")
+    assert case is not None
+    z = case["inputs"].astype(np.float64) @ case["params"][0]["W"].T + case["params"][0]["b"]
+    saturated = np.abs(z) >= LARGE_VALUE["float32"] / 2
+    assert saturated.any() and (saturated == saturated[0]).all()  # the same unit in every row
+    assert np.abs(case["inputs"]).max() < 10  # no input column carries offsets
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "softmax_cross_entropy"])
+def test_unnormalised_targets_are_no_distribution(loss):
+    rng = np.random.default_rng(0)
+    targets = draw_targets(rng, loss, "softmax", (50, 4), "unnormalised")
+    sums = targets.sum(axis=1)
+    assert (targets >= 0).all() and (np.abs(sums - 1) > 1e-3).mean() > 0.9
+    assert sums.min() >= 0.2 and sums.max() <= 3.0
+
+
+def test_hinge_targets_that_are_no_distribution_have_exact_ties():
+    rng = np.random.default_rng(0)
+    targets = draw_targets(rng, "hinge", "identity", (40, 3), "unnormalised")
+    top = np.sort(targets, axis=1)
+    assert (top[:, -1] == top[:, -2]).any()  # the contract's rule: the first of them is c
+    architecture = _architecture(("identity",), "hinge", (2, 3))
+    case = fill_case(architecture, seed=3, batch_size=8, targets="unnormalised")
+    assert case is not None  # exact ties are kept; only near ties are redrawn
