@@ -80,6 +80,7 @@ class Pass:
     kinks: dict[KinkKey, Array] = field(default_factory=dict)  # real parts, (P, N, ...)
     zones: dict[KinkKey, Array] = field(default_factory=dict)  # (N, ...), with zones=True
     sites: dict[KinkKey, Site] = field(default_factory=dict)
+    spreads: dict[str, float] = field(default_factory=dict)  # by layer label, with zones=True
     layer_inputs: list[Array] = field(default_factory=list)  # of each top-level layer run,
     # from the first one run
     largest: int = 0  # the most elements of an intermediate array, per copy
@@ -233,10 +234,12 @@ class _Runner:
             return x.reshape(*x.shape[:2], -1)
         if kind == "batchnorm":  # per feature over N (and H, W): axes 1, 3, 4 here
             gamma, beta = self.params(layer)
+            self.spread(layer, x, (1, *range(3, x.ndim)))
             xhat = _normalised(x, (1, *range(3, x.ndim)), layer["eps"])
             return _per_feature(gamma, x.ndim) * xhat + _per_feature(beta, x.ndim)
         if kind == "layernorm":  # per sample (and step) over the last axis
             gamma, beta = self.params(layer)
+            self.spread(layer, x, (-1,))
             xhat = _normalised(x, (-1,), layer["eps"])
             return _along_last(gamma, x.ndim) * xhat + _along_last(beta, x.ndim)
         if kind == "dropout":
@@ -259,6 +262,20 @@ class _Runner:
         if _kinked(layer.activation):
             self.kink(layer, layer.activation.activation, "pre-activation", axes, z.real)
         return activate(layer.activation, z)
+
+    def spread(self, layer: Layer, x: Array, axes: tuple[int, ...]) -> None:
+        """With zones: the smallest ratio, over a normalisation's groups of more than one
+        entry, of a group's standard deviation to its largest magnitude. Subtracting the
+        mean loses about log10(1 / ratio) digits of the dtype's precision."""
+        if not self.batch.zones:
+            return
+        values = x.real[:1]
+        if np.prod([values.shape[axis] for axis in axes]) < 2:
+            return  # one entry per group: x - mean is exactly 0, nothing is lost
+        deviation = np.sqrt(np.var(values, axis=axes))
+        largest = np.abs(values).max(axis=axes)
+        ratio = np.where(largest > 0, deviation / np.where(largest > 0, largest, 1.0), 1.0)
+        self.result.spreads[layer.label] = float(ratio.min())
 
     def zone_of_sum(self, layer: Layer, terms: int, scale: Array) -> None:
         """Higham's bound for a sum of ``terms`` products: terms * eps * sum |products|."""

@@ -253,6 +253,32 @@ def kink_distances(parsed: ParsedV2) -> dict[str, Array]:
     }
 
 
+@dataclass(frozen=True)
+class Conditioning:
+    """What a case generator needs to keep clear of kinks, ties and lost digits, from the
+    unperturbed pass (float64): see :func:`conditioning`."""
+
+    distances: dict[str, Array]  # each kink quantity's distance from its kink, by site
+    zones: dict[str, Array]  # how far rounding in the case's dtype may move it, by site
+    spreads: dict[str, float]  # per normalisation layer (label): smallest std / max |x|
+    outputs: Array  # the last layer's output
+
+
+def conditioning(parsed: ParsedV2) -> Conditioning:
+    """The unperturbed pass's kink distances (as :func:`kink_distances`) with their rounding
+    zones, each batchnorm's and layernorm's smallest relative spread of a group, and the
+    outputs. A max-pool window of exact zeros (after a relu) has a gap and a zone of 0:
+    it is no tie, since every choice there passes a gradient of 0."""
+    base = prepare(parsed, "auto").base
+    names = {key: f"{base.sites[key].label} {base.sites[key].noun}" for key in base.kinks}
+    return Conditioning(
+        distances={names[key]: np.abs(value[0]) for key, value in base.kinks.items()},
+        zones={names[key]: zone for key, zone in base.zones.items()},
+        spreads=dict(base.spreads),
+        outputs=np.asarray(base.outputs[0].real),
+    )
+
+
 def predict(parsed: ParsedV2) -> Array:
     """Forward only: the outputs (in float64; the caller casts)."""
     base: Array = prepare(parsed, "auto").base.outputs[0]
