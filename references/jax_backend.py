@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from references import jax_padded
+from references import jax_buckets, jax_padded
 from references.base import BackendUnavailable, Evaluation
 from references.parsed_case import LayerSpec, LossSpec, ParsedCase, make_result, parse_case
 from references.parsed_v2 import ParsedV2, refuse_version_2, route
@@ -137,8 +137,9 @@ class JaxBackend:
 
     name = "jax"
 
-    def __init__(self, *, pad_small_cases: bool = True) -> None:
+    def __init__(self, *, pad_small_cases: bool = True, bucket_small_cases: bool = True) -> None:
         self.pad_small_cases = pad_small_cases
+        self.bucket_small_cases = bucket_small_cases
         self._compiled: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
         self.traces = 0
         """How many times a function was traced (compiled): for tests and benchmarks."""
@@ -211,6 +212,10 @@ class JaxBackend:
 
     def _gradients_v2(self, jax: Any, parsed: ParsedV2) -> dict[str, Any]:
         parsed.require_differentiable(self.name)
+        if self.bucket_small_cases and jax_buckets.fits(parsed):
+            return jax_buckets.gradients(
+                parsed, lambda kind, *args: self._bucketed(jax, kind, parsed)(*args)
+            )
         jax_v2 = _version_2()
         compiled = self._compiled_for(
             jax,
@@ -219,6 +224,16 @@ class JaxBackend:
             jax_v2.compiler_options(jax),
         )
         return jax_v2.result(parsed, compiled(*jax_v2.arguments(parsed)))
+
+    def _bucketed(self, jax: Any, kind: str, parsed: ParsedV2) -> Callable[..., Any]:
+        """The compiled function of :mod:`references.jax_buckets` for ``kind`` in the
+        case's dtype."""
+        return self._compiled_for(
+            jax,
+            ("bucket", kind, parsed.dtype.name),
+            lambda: jax_buckets.build(jax, kind),
+            jax_padded.COMPILER_OPTIONS,
+        )
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
         """The result of docs/contract.md (and docs/contract-v2.md), from
