@@ -91,7 +91,7 @@ class Comparison:
     mismatch_count: int = 0
     mismatches: list[Entry] = field(default_factory=list)  # the worst, up to MAX_MISMATCHES_KEPT
     worst: Entry | None = None  # the entry closest to (or furthest past) its tolerance
-    excluded: int = 0  # entries not compared: they depend on the subgradient at a kink
+    excluded: int = 0  # entries not compared: at a kink, or behind a normalisation in float32
 
     @property
     def agrees(self) -> bool:
@@ -102,7 +102,7 @@ class Comparison:
             f"{self.dtype} {self.kind}: rtol {self.tolerance.rtol:g}, atol "
             f"{self.tolerance.atol:g}, scale_rtol {self.tolerance.scale_rtol:g}"
         )
-        skipped = f"; {self.excluded} entries at a kink not compared" if self.excluded else ""
+        skipped = f"; {self.excluded} entries not compared" if self.excluded else ""
         if self.agrees:
             worst = self.worst.abs_error if self.worst else 0.0
             return (

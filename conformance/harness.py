@@ -39,6 +39,7 @@ from conformance.calls import (
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
 from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
+from conformance.normalised import reasons, unchecked_entries
 from conformance.result import ResultError, checked_result, describe_exception
 from conformance.text import printable
 from conformance.tolerances import kind_for
@@ -65,6 +66,8 @@ class CaseOutcome:
     cross_checks: list[Comparison] = field(default_factory=list)  # reference vs reference
     not_comparable: dict[str, str] = field(default_factory=dict)  # backend -> reason
     kink_entries: list[tuple[str, str]] = field(default_factory=list)  # (place, reason)
+    unchecked_entries: list[tuple[str, str]] = field(default_factory=list)  # behind a
+    # normalisation in float32 (conformance.normalised): (place, reason)
     verdict: str = ""
     seconds: float = 0.0
     index: int = -1  # position in the case stream (shared by every shard of a run)
@@ -110,6 +113,14 @@ class CaseOutcome:
                 lines.append(f"  {place}: {reason}")
             if len(self.kink_entries) > KINK_ENTRIES_LISTED:
                 lines.append(f"  ... and {len(self.kink_entries) - KINK_ENTRIES_LISTED} more")
+        if self.unchecked_entries:
+            place, reason = self.unchecked_entries[0]
+            count = len(self.unchecked_entries)
+            lines.append(
+                f"{count} {'entry is' if count == 1 else 'entries are'} not compared in "
+                f"{self.case['dtype']}: each {reason} (conformance/tolerances.py, "
+                "UNCHECKED_BEHIND_NORMALISATION)"
+            )
         return "\n".join(lines)
 
 
@@ -233,6 +244,11 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
     dependence = kink_dependence(case)
     excluded = dependence.masks() if dependence.any else {}
     outcome.kink_entries = dependence.reasons() if dependence.any else []
+    if labels is not None:
+        unchecked, first = unchecked_entries(case)
+        for key, mask in unchecked.items():
+            excluded[key] = excluded[key] | mask if key in excluded else mask
+        outcome.unchecked_entries = reasons(unchecked, case, first)
     reference_results: dict[str, Evaluation] = {}
     crashed: dict[str, str] = {}
     for reference, (ref_status, evaluation) in zip(references, reference_runs, strict=True):
@@ -288,11 +304,15 @@ def _verdict(tested: str, outcome: CaseOutcome, crashed: dict[str, str]) -> tupl
     if not outcome.comparisons:
         return NOT_COMPARABLE, "no reference could be compared on this case"
     if not disagreeing:
-        aside = (
-            f" ({len(outcome.kink_entries)} entries at a kink not compared)"
-            if outcome.kink_entries
-            else ""
-        )
+        asides = []
+        if outcome.kink_entries:
+            asides.append(f"{len(outcome.kink_entries)} entries at a kink not compared")
+        if outcome.unchecked_entries:
+            asides.append(
+                f"{len(outcome.unchecked_entries)} entries behind a normalisation not compared "
+                f"in {outcome.case['dtype']}"
+            )
+        aside = f" ({'; '.join(asides)})" if asides else ""
         return AGREE, f"{tested} agrees with {', '.join(agreeing)}{aside}"
     if not quarrels:
         if agreeing:
@@ -396,7 +416,7 @@ def run_check(
     from hypothesis.errors import Flaky, FlakyFailure
 
     from conformance.reproduce import confirm_failure
-    from conformance.strategies import cases as case_strategy
+    from conformance.strategies import case_stream
 
     implementation = as_tested(tested)  # once: an in-process one remembers what it was handed
     run = CheckRun(
@@ -450,7 +470,7 @@ def run_check(
     # Hypothesis's per-example bookkeeping, but its mutator then copies cases from one
     # place in an example to another: measured, 3 in 4 cases of a run were repeats.
     wrapped = hypothesis.seed(seed)(
-        settings(given(strategy if strategy is not None else case_strategy())(test))
+        settings(given(strategy if strategy is not None else case_stream())(test))
     )
     started = time.perf_counter()
     try:

@@ -150,6 +150,9 @@ def _outcome_json(index: int, outcome: CaseOutcome) -> dict[str, Any]:
         "kink_entries": [
             {"place": place, "reason": reason} for place, reason in outcome.kink_entries
         ],
+        "unchecked_entries": [
+            {"place": place, "reason": reason} for place, reason in outcome.unchecked_entries
+        ],
     }
 
 

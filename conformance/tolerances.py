@@ -99,6 +99,21 @@ estimate said 7e-7. Three times the estimate is the usual margin for an estimate
 the gap between two extrapolations; a bug (an O(1) relative error) stays far outside
 it, since the estimate is a small fraction of the entry on the harness's cases."""
 
+UNCHECKED_BEHIND_NORMALISATION: tuple[str, ...] = ("float32",)
+"""The dtypes in which gradient entries that reach the loss only through a batchnorm or
+layernorm are not compared (:mod:`conformance.normalised`). A normalisation's backward
+pass makes every gradient behind it a sum of differences (G - mean(G) - xhat *
+mean(G * xhat), times gamma / sigma) that cancel by construction for a bias right before
+it (exactly 0) and nearly for one before a smooth activation; their float32 rounding is
+that of the cancelling terms, which no array of the result bounds. Measured on 1000
+float32 cases of the version 2 families: 23 with an entry behind a normalisation on which
+correct backends (impl, torch, jax and numeric) were up to 2e-5 apart against this row's
+atol of 1e-6 (and up to 100% relative: a bias before a batchnorm, gamma and beta of a
+normalisation followed by another, anything behind a normalisation over two values). No
+row short of giving up float32's precision would cover them, while a bug there shows
+(and is caught) in float64, where the same terms leave about 1e-14 (under atol 1e-12) and
+every entry is compared."""
+
 PRINTED_PRECISION: dict[str, float] = {
     # The documents print values to 10 decimals: a correct value is within half a unit
     # of the last printed digit.
