@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from conformance.case import Case
+from conformance.case_v2 import output_shape
 from conformance.defaults import (
     DEFAULT_CASES,
     DEFAULT_MAX_BATCH,
@@ -34,6 +35,13 @@ from conformance.defaults import (
     USUAL_MAX_BATCH,
     USUAL_MAX_DEPTH,
 )
+from conformance.families import (
+    EPS_VALUES,
+    FAMILIES,
+    LAYER_ORDER,
+    MAX_STEPS,
+    USUAL_STEPS,
+)
 from conformance.generators import (
     CLASS_TARGET_LOSSES,
     KINK_CLEARANCE,
@@ -41,8 +49,10 @@ from conformance.generators import (
     MARGINS,
     TARGET_KINDS,
 )
-from conformance.strategies import L2_VALUES, LARGE_VALUE_CHOICES, Choices
+from conformance.strategies import L2_VALUES, LARGE_VALUE_CHOICES, Choices, family_options
+from conformance.tree import is_v2
 from contract import DTYPES, REDUCTIONS, TRAINABLE_ACTIVATIONS
+from contract import LOSSES as LOSS_FACTS
 from contract import V1_LOSSES as LOSSES
 from references.numeric_network import activate, hinge_margins, linear
 from references.parsed_case import parse_case
@@ -57,15 +67,19 @@ DOCUMENT_SEEDS = range(40)
 @dataclass(frozen=True)
 class Facts:
     """What the audit reads from one case, computed once (float64, the numeric reference's
-    own forward pass, not impl's)."""
+    own forward pass, not impl's). A version 2 case has no pre-activations here: its rows
+    read its layers (:attr:`walked`)."""
 
     case: Case
-    pre_activations: list[np.ndarray]  # z of every layer, (N, out)
-    outputs: np.ndarray  # y, (N, K)
+    pre_activations: list[np.ndarray]  # z of every layer, (N, out); [] for version 2
+    outputs: np.ndarray | None  # y, (N, K); None for version 2
     margins: np.ndarray | None  # hinge margins, NaN for the correct class
+    walked: tuple[Walked, ...] = ()  # every layer of a version 2 case, nested ones too
 
     @classmethod
     def of(cls, case: Case) -> Facts:
+        if is_v2(case):
+            return cls(case, [], None, None, tuple(walk(case)))
         parsed = parse_case(case, dtype=np.float64)
         a = parsed.inputs
         found = []
@@ -79,6 +93,15 @@ class Facts:
                 raw = hinge_margins(a, parsed.targets, parsed.loss.option_values["margin"])
                 margins = np.where(np.isinf(raw), np.nan, raw)
         return cls(case, found, np.asarray(a), margins)
+
+    @property
+    def dense(self) -> bool:
+        """A dense (version 1) network."""
+        return not self.walked
+
+    @property
+    def family(self) -> str:
+        return family_of(self.case)
 
     @property
     def large(self) -> float:
@@ -97,6 +120,43 @@ class Facts:
                 if spread >= self.large:
                     return True
         return False
+
+    def layers_of(self, kind: str) -> list[Walked]:
+        return [walked for walked in self.walked if walked.layer["type"] == kind]
+
+
+@dataclass(frozen=True)
+class Walked:
+    """A version 2 layer with its input shape (no batch axis) and where it sits."""
+
+    layer: dict[str, Any]
+    shape: tuple[int, ...]
+    depth: int  # 0 at the top level, 1 inside a residual block, ...
+    last: bool  # the case's last top-level layer
+
+
+def walk(case: Case) -> list[Walked]:
+    """Every layer of a version 2 case, depth first, with its input shape."""
+    found: list[Walked] = []
+
+    def visit(layers: Sequence[dict[str, Any]], shape: tuple[int, ...], depth: int) -> None:
+        for index, layer in enumerate(layers):
+            last = depth == 0 and index == len(layers) - 1
+            found.append(Walked(layer, shape, depth, last))
+            if layer["type"] == "residual":
+                visit(layer["layers"], shape, depth + 1)
+            shape = output_shape(layer, shape)
+
+    visit(case["layers"], tuple(case["inputs"].shape[1:]), 0)
+    return found
+
+
+def family_of(case: Case) -> str:
+    """The family a case of the stream comes from (its name says; dense for version 1)."""
+    if not is_v2(case):
+        return "dense"
+    name = str(case.get("name", ""))
+    return name[name.rfind("(") + 1 : -1] if name.endswith(")") else "?"
 
 
 def _loss(case: Case) -> str:
@@ -193,6 +253,18 @@ def _size_in(low: int, usual: int, high: int, lo: int, hi: int) -> Fraction:
     return _share(lambda c: lo <= c.size(low, usual, high) <= hi)
 
 
+FAMILY_SHARE: dict[str, Fraction] = {
+    name: _picks_value(family_options(("dense", *FAMILIES)), name) for name in ("dense", *FAMILIES)
+}
+"""Each family's share of the default stream, from its slots of the first byte."""
+
+DENSE_SHARE = FAMILY_SHARE["dense"]
+
+FAMILY_TEXT = {
+    "dense": "dense networks (version 1)",
+    **{name: f"{name}: {family.description}" for name, family in FAMILIES.items()},
+}
+
 LOSS_SHARE = _picks(LOSSES, lambda name: name == LOSSES[0])
 """Each loss is one pick among the losses."""
 
@@ -202,7 +274,7 @@ def _loss_share(names: Iterable[str]) -> Fraction:
 
 
 # -- the rows --------------------------------------------------------------------------
-ANY_EXTREME = "extreme values: any (shared by the batch or per row)"
+ANY_EXTREME = "dense extreme values: any (shared by the batch or per row)"
 
 
 @dataclass(frozen=True)
@@ -224,10 +296,40 @@ def _rows() -> list[Row]:
     rows: list[Row] = []
 
     def add(group: str, kind: str, test: Callable[[Facts], bool], **extra: Any) -> None:
+        """A row about dense networks: its test holds for dense cases only, and its exact
+        probability is the dense family's share times the rule's."""
+        exact = extra.pop("exact", None)
+        rows.append(
+            Row(
+                f"dense {group}",
+                kind,
+                lambda facts: facts.dense and test(facts),
+                exact=None if exact is None else DENSE_SHARE * exact,
+                **extra,
+            )
+        )
+
+    def every(group: str, kind: str, test: Callable[[Facts], bool], **extra: Any) -> None:
+        """A row about every case of the stream."""
         rows.append(Row(group, kind, test, **extra))
 
     for dtype in DTYPES:
-        add("dtype", dtype, _case_has("dtype", dtype), exact=_picks_value(DTYPES, dtype))
+        every("dtype", dtype, _case_has("dtype", dtype), exact=_picks_value(DTYPES, dtype))
+    every(
+        "l2",
+        "l2 = 0 (the term off)",
+        lambda f: f.case["l2"] == 0,
+        exact=_picks(L2_VALUES, lambda v: v == 0),
+    )
+    every("l2", "l2 > 0", lambda f: f.case["l2"] > 0, exact=_picks(L2_VALUES, lambda v: v > 0))
+    for family in ("dense", *FAMILIES):
+        every(
+            "family",
+            FAMILY_TEXT[family],
+            _of_family(family),
+            exact=FAMILY_SHARE[family],
+        )
+
     depth = (1, USUAL_MAX_DEPTH, DEFAULT_MAX_DEPTH)
     for lo, hi in ((1, 1), (2, USUAL_MAX_DEPTH), (USUAL_MAX_DEPTH + 1, DEFAULT_MAX_DEPTH)):
         add(
@@ -261,13 +363,6 @@ def _rows() -> list[Row]:
                 _loss_is(name, reduction),
                 exact=LOSS_SHARE * _picks_value(REDUCTIONS, reduction),
             )
-    add(
-        "l2",
-        "l2 = 0 (the term off)",
-        lambda f: f.case["l2"] == 0,
-        exact=_picks(L2_VALUES, lambda v: v == 0),
-    )
-    add("l2", "l2 > 0", lambda f: f.case["l2"] > 0, exact=_picks(L2_VALUES, lambda v: v > 0))
 
     add(
         "options",
@@ -354,7 +449,11 @@ def _rows() -> list[Row]:
     add(
         "extreme values",
         "rows an extreme apart in the logits of softmax_cross_entropy",
-        lambda f: _loss(f.case) == "softmax_cross_entropy" and f.rows_apart([f.outputs]),
+        lambda f: (
+            _loss(f.case) == "softmax_cross_entropy"
+            and f.outputs is not None
+            and f.rows_apart([f.outputs])
+        ),
     )
     add("extreme values", "in a softmax layer", _large_at(("softmax",)))
     add(
@@ -375,11 +474,293 @@ def _rows() -> list[Row]:
         zero_by_design="the numeric reference cannot difference across a kink; exact kinks are "
         "checked by tests/harness/test_kinks.py and tests/references/test_conventions.py",
     )
+    rows += v2_rows()
     return rows
 
 
 def _one_hot_bce(case: Case) -> bool:
     return bool(np.isin(case["targets"], (0.0, 1.0)).all())
+
+
+# -- version 2 rows ---------------------------------------------------------------------
+def _any_layer(kind: str, wanted: Callable[[Walked], bool] = lambda walked: True) -> Test:
+    return lambda facts: any(wanted(walked) for walked in facts.layers_of(kind))
+
+
+def _field_is(name: str, value: Any) -> Callable[[Walked], bool]:
+    return lambda walked: bool(walked.layer.get(name) == value)
+
+
+def _of_rank(rank: int) -> Callable[[Walked], bool]:
+    return lambda walked: len(walked.shape) + 1 == rank
+
+
+def _of_family(name: str) -> Test:
+    return lambda facts: facts.family == name
+
+
+def _v2_loss_is(name: str) -> Test:
+    return lambda facts: not facts.dense and _loss(facts.case) == name
+
+
+def _in_recurrent_classifier(kind: str) -> Test:
+    return lambda facts: (
+        facts.family == "recurrent" and bool(facts.layers_of(kind)) and _loss(facts.case) != "dot"
+    )
+
+
+def _alone_under_dot(kind: str) -> Test:
+    return lambda facts: (
+        facts.family == "single"
+        and facts.case["layers"][0]["type"] == kind
+        and _loss(facts.case) == "dot"
+    )
+
+
+def _pair_differs(walked: Walked, field: str) -> bool:
+    return bool(walked.layer[field][0] != walked.layer[field][1])
+
+
+def _overlapping(walked: Walked) -> bool:
+    kernel, stride = walked.layer["kernel"], walked.layer["stride"]
+    return any(s < k for s, k in zip(stride, kernel, strict=True))
+
+
+def _channels(walked: Walked) -> bool:
+    return bool(walked.layer["in_channels"] > 1 or walked.layer["out_channels"] > 1)
+
+
+def _steps(facts: Facts, low: int, high: int) -> bool:
+    return any(
+        low <= walked.shape[0] <= high
+        for kind in ("rnn", "lstm")
+        for walked in facts.layers_of(kind)
+    )
+
+
+def _repeated_ids(where: str) -> Test:
+    def test(facts: Facts) -> bool:
+        if not facts.layers_of("embedding"):
+            return False
+        ids = facts.case["inputs"]
+        if where == "within":
+            return any(len(set(row.tolist())) < len(row) for row in ids)
+        rows = [set(row.tolist()) for row in ids]
+        return any(rows[i] & rows[j] for i in range(len(rows)) for j in range(i + 1, len(rows)))
+
+    return test
+
+
+def _bias_before_batchnorm(facts: Facts) -> bool:
+    """A dense or conv2d layer with no activation right before a batchnorm (its bias's
+    gradient is exactly 0)."""
+    layers = facts.case["layers"]
+    return any(
+        first["type"] in ("dense", "conv2d")
+        and first.get("activation") == "identity"
+        and second["type"] == "batchnorm"
+        for first, second in zip(layers, layers[1:], strict=False)
+    )
+
+
+def _v2_near_kink(facts: Facts) -> bool:
+    if facts.dense:
+        return False
+    from conformance.generators_v2 import KINK_CLEARANCE_V2
+    from references.numeric_v2 import conditioning
+    from references.parsed_v2 import parse_v2
+
+    with np.errstate(all="ignore"):
+        found = conditioning(parse_v2(facts.case, dtype=np.float64))
+    for site, distance in found.distances.items():
+        exact_zeros = (distance == 0) & (found.zones[site] == 0)
+        if ((distance < KINK_CLEARANCE_V2) & ~exact_zeros).any():
+            return True
+    return False
+
+
+def v2_rows() -> list[Row]:
+    """The rows of the version 2 layer types (docs/contract-v2.md): each type, alone under
+    the dot loss and anywhere, and each option a bug may need."""
+    rows: list[Row] = []
+
+    def add(group: str, kind: str, test: Test, **extra: Any) -> None:
+        rows.append(Row(group, kind, lambda facts: not facts.dense and test(facts), **extra))
+
+    for kind in LAYER_ORDER:
+        add("layer types", f"{kind} anywhere in a case", _any_layer(kind))
+        add("dot loss", f"{kind} alone under the dot loss", _alone_under_dot(kind))
+    conv = "conv2d"
+    add(
+        conv,
+        "stride > 1, several channels",
+        _any_layer(conv, lambda w: max(w.layer["stride"]) > 1 and _channels(w)),
+    )
+    add(conv, "stride 3", _any_layer(conv, lambda w: max(w.layer["stride"]) == 3))
+    add(
+        conv,
+        "padding > 0, several channels",
+        _any_layer(conv, lambda w: max(w.layer["padding"]) > 0 and _channels(w)),
+    )
+    add(conv, "a non-square kernel", _any_layer(conv, lambda w: _pair_differs(w, "kernel")))
+    add(conv, "a 3x3 kernel", _any_layer(conv, lambda w: list(w.layer["kernel"]) == [3, 3]))
+    add(
+        conv,
+        "two conv2d layers in a row",
+        lambda f: any(
+            a["type"] == b["type"] == conv
+            for a, b in zip(f.case["layers"], f.case["layers"][1:], strict=False)
+        ),
+    )
+    for name in TRAINABLE_ACTIVATIONS:
+        add(
+            conv,
+            f"activation {name}",
+            _any_layer(conv, _field_is("activation", name)),
+        )
+    for pool in ("maxpool2d", "avgpool2d"):
+        add(pool, "overlapping windows (stride < kernel)", _any_layer(pool, _overlapping))
+        add(
+            pool,
+            "windows side by side (stride = kernel, the default)",
+            _any_layer(pool, lambda w: list(w.layer["stride"]) == list(w.layer["kernel"])),
+        )
+        add(
+            pool,
+            "entries no window covers (stride > kernel)",
+            _any_layer(
+                pool,
+                lambda w: any(
+                    s > k for s, k in zip(w.layer["stride"], w.layer["kernel"], strict=True)
+                ),
+            ),
+        )
+        add(pool, "a non-square kernel", _any_layer(pool, lambda w: _pair_differs(w, "kernel")))
+    norm = "batchnorm"
+    add(norm, "on (N, F)", _any_layer(norm, lambda w: len(w.shape) == 1))
+    add(
+        norm,
+        "spatial, on (N, F, H, W) with H * W > 1",
+        _any_layer(norm, lambda w: len(w.shape) == 3 and w.shape[1] * w.shape[2] > 1),
+    )
+    add(
+        norm,
+        "eps other than the default 1e-5",
+        _any_layer(norm, lambda w: w.layer["eps"] != EPS_VALUES[0]),
+    )
+    add(
+        norm,
+        "right after a dense or conv2d layer without activation (a bias whose gradient is 0)",
+        _bias_before_batchnorm,
+    )
+    add(
+        norm,
+        "float32 (entries behind it not compared: conformance/normalised.py)",
+        lambda f: (
+            f.case["dtype"] == "float32" and bool(f.layers_of(norm) or f.layers_of("layernorm"))
+        ),
+    )
+    for rank in (2, 3, 4):
+        add(
+            "layernorm",
+            f"on a rank-{rank} input",
+            _any_layer("layernorm", _of_rank(rank)),
+        )
+    add(
+        "layernorm",
+        "eps other than the default 1e-5",
+        _any_layer("layernorm", lambda w: w.layer["eps"] != EPS_VALUES[0]),
+    )
+    add("dropout", "p = 0 (no rescale)", _any_layer("dropout", lambda w: w.layer["p"] == 0))
+    add(
+        "dropout",
+        "p > 0 with an entry dropped",
+        _any_layer("dropout", lambda w: w.layer["p"] > 0 and not w.layer["mask"].all()),
+    )
+    add(
+        "dropout", "on a rank-3 or rank-4 input", _any_layer("dropout", lambda w: len(w.shape) >= 2)
+    )
+    add("residual", "on features (N, F)", _any_layer("residual", lambda w: len(w.shape) == 1))
+    add("residual", "on images (N, C, H, W)", _any_layer("residual", lambda w: len(w.shape) == 3))
+    add(
+        "residual",
+        "nested (a residual block inside one)",
+        _any_layer("residual", lambda w: w.depth > 0),
+    )
+    add(
+        "residual",
+        "holding a normalisation",
+        _any_layer(
+            "residual",
+            lambda w: any(
+                inner["type"] in ("batchnorm", "layernorm") for inner in w.layer["layers"]
+            ),
+        ),
+    )
+    add(
+        "flatten", "of a rank-3 input (N, T, D)", _any_layer("flatten", lambda w: len(w.shape) == 2)
+    )
+    add(
+        "flatten",
+        "of a rank-4 input (N, C, H, W)",
+        _any_layer("flatten", lambda w: len(w.shape) == 3),
+    )
+    add("embedding", "an id repeated within a window", _repeated_ids("within"))
+    add("embedding", "an id repeated across the batch", _repeated_ids("across"))
+    add(
+        "embedding",
+        "a window classifier under hinge",
+        lambda f: f.family == "window" and _loss(f.case) == "hinge",
+    )
+    add(
+        "embedding",
+        "a window classifier under softmax_cross_entropy",
+        lambda f: f.family == "window" and _loss(f.case) == "softmax_cross_entropy",
+    )
+    for name in TRAINABLE_ACTIVATIONS:
+        add(
+            "rnn",
+            f"activation {name}",
+            _any_layer("rnn", _field_is("activation", name)),
+        )
+    for kind in ("rnn", "lstm"):
+        for returns in ("last", "sequence"):
+            add(
+                kind,
+                f'return "{returns}"',
+                _any_layer(kind, _field_is("return", returns)),
+            )
+        add(
+            kind,
+            "in a classifier (a dense head and a version 1 loss)",
+            _in_recurrent_classifier(kind),
+        )
+    add("sequences", "T = 1", lambda f: _steps(f, 1, 1))
+    add("sequences", f"T = 2 to {USUAL_STEPS}", lambda f: _steps(f, 2, USUAL_STEPS))
+    add(
+        "sequences",
+        f"T = {USUAL_STEPS + 1} to {MAX_STEPS}",
+        lambda f: _steps(f, USUAL_STEPS + 1, MAX_STEPS),
+    )
+    add(
+        "sequences",
+        "l2 > 0 with a recurrent layer",
+        lambda f: f.case["l2"] > 0 and bool(f.layers_of("rnn") or f.layers_of("lstm")),
+    )
+    for name in LOSS_FACTS:
+        add(
+            "version 2 losses",
+            f"{name} after version 2 layers",
+            _v2_loss_is(name),
+        )
+    add(
+        "kinks",
+        "version 2: a relu/leaky_relu input, hinge margin or max-pool gap within 1e-3 of its kink",
+        _v2_near_kink,
+        zero_by_design="as for dense networks; exact kinks and ties are checked by "
+        "tests/references/test_detection_v2.py",
+    )
+    return rows
 
 
 ROWS: tuple[Row, ...] = tuple(_rows())
@@ -426,9 +807,10 @@ def measure(sample: Sequence[Case]) -> dict[str, float]:
 # -- the document --------------------------------------------------------------------------
 HEADER = """# Audit of the case stream against the contract
 
-What `python -m conformance check` draws, row by row of the contract
-(`docs/contract.md`): the probability that one random case exercises each kind of case.
-Generated by `python -m conformance.audit` from `conformance/audit.py`; do not edit by hand.
+What `python -m conformance check` draws, row by row of the contract (`docs/contract.md`
+for dense networks, `docs/contract-v2.md` for the version 2 layer types): the
+probability that one random case exercises each kind of case. Generated by `python -m
+conformance.audit` from `conformance/audit.py`; do not edit by hand.
 `tests/conformance/test_reach.py` draws a fresh sample of the stream and checks it
 against the **measured** column, and checks the **exact** column against the code.
 
@@ -439,11 +821,24 @@ against the **measured** column, and checks the **exact** column against the cod
   its default budget of {budget} cases (the default stream: depth up to {depth}, width up
   to {width}, batch up to {batch}).
 
-Every kind of case the contract allows has a positive probability except the exact
-kinks, which the stream avoids on purpose (see their row). Common cases dominate
-(depth up to {usual_depth} and batch up to {usual_batch} in 7 of 8 cases); the extremes
-come in a steady minority: extreme values in {large_share} of all cases ({site_share} of the
-cases that have a place for them), deep networks and large batches in 1 case in 8 each.
+The mix (`FAMILY_MIX` in `conformance/defaults.py`): dense networks (version 1) keep
+{dense_share} of the stream, so that every user of version 1 is still checked where their
+code lives and the rarest dense bugs (a log-sum-exp shifted by the batch's maximum
+needs per-row extreme logits) still come within a few hundred cases; the version 2
+families (`conformance/families.py`) share the rest, so that each layer type's option a
+bug needs (overlapping max-pool windows, an lstm over two steps or more, a spatial
+batchnorm, an id repeated in a window) comes within a few dozen cases. Rows marked
+"dense" are about the dense networks alone, their exact share the dense family's times
+the rule's. `check --layers dense` draws the dense networks alone, as before version 2.
+
+Every kind of case the contracts allow has a positive probability except the exact
+kinks and ties, which the stream avoids on purpose (see their rows). Among dense
+networks common cases dominate (depth up to {usual_depth} and batch up to {usual_batch}
+in 7 of 8); the extremes come in a steady minority: extreme values in {large_share} of
+all cases ({site_share} of the dense cases that have a place for them), deep networks
+and large batches in 1 dense case in 8 each. Version 2 cases start from byte 0 as one
+layer under the dot loss, a sequence of one step, the smallest image, so that a failing
+case shrinks to one small layer (tests/harness/test_shrinking.py).
 
 Why the defaults: depth beyond 3 and batches beyond 4 are where a backward pass unrolled
 for a few layers, or a buffer sized for a few samples, goes wrong, and shrinking turns a
@@ -451,11 +846,17 @@ large counterexample into the smallest one that still fails, so large cases are 
 report; widths stay at most {width} so that every layer of the padded JAX reference fits
 one compiled width. Extreme values are +-1000 in float64 and +-100 in float32, past
 where exp overflows (709.8 and 88.7) and underflows (-745 and -103.9) in each.
+Sequences go to {steps} steps, images to a few rows and columns beyond a kernel, so that a
+version 2 case stays as cheap to check as a dense one (the JAX reference runs them on
+arrays padded to fixed buckets: `references/jax_buckets.py`).
 
 Not drawn, by design or because the harness fills them in: a case without `reduction`,
 `dtype` or `l2` (the harness hands every implementation these filled in with their
-defaults: docs/contract.md, section 'What an implementation receives'); `step` layers
-(no gradient: rejected as bad input).
+defaults: docs/contract.md, section 'What an implementation receives'), nor a version 2
+layer without the fields its type defaults (stride, padding, eps, activation: filled in
+the same way); `step` layers (no gradient: rejected as bad input); a layernorm over one
+entry (its output is beta whatever the input; `conformance/families.py`,
+LAYERNORM_FEATURES).
 
 | group | kind of case | exact | measured |
 |---|---|---|---|
@@ -481,6 +882,8 @@ def document(measured: dict[str, float], *, count: int, seeds: Sequence[int]) ->
         usual_batch=USUAL_MAX_BATCH,
         large_share=format_probability(measured[ANY_EXTREME]),
         site_share=format_probability(LARGE_VALUE_SHARE),
+        dense_share=format_probability(DENSE_SHARE),
+        steps=MAX_STEPS,
     )
     lines = []
     for row in ROWS:

@@ -29,6 +29,24 @@ buffer, a hard-coded batch) needs them, and per-row extreme values need several 
 USUAL_MAX_BATCH = 4
 """Batch sizes up to this are the common case."""
 
+FAMILY_MIX: tuple[tuple[str, int], ...] = (
+    ("dense", 20),
+    ("single", 3),
+    ("cnn", 3),
+    ("mlp", 2),
+    ("window", 2),
+    ("recurrent", 2),
+)
+"""How the default stream mixes its families (conformance/families.py): slots of the
+stream's first byte, out of 32, dense networks first. Dense (version 1) networks keep
+most of the stream (20 of 32, 62.5%): every user of version 1 is checked where their
+code lives, and the rarest dense bugs (a log-sum-exp shifted by the batch's maximum)
+need a rare dense case. The version 2 families share the rest (37.5%) so that each
+layer type's option that a bug needs (overlapping max-pool windows, an lstm over two
+steps or more, a spatial batchnorm) comes within a few dozen cases, while the
+stream's cost per case stays within twice the dense stream's (docs/strategies-audit.md
+gives every share)."""
+
 DEFAULT_SEED = 0
 """The seed of the case stream: a run is reproducible unless a seed is asked for."""
 

@@ -23,21 +23,31 @@ docs/strategies-audit.md (generated from :mod:`conformance.audit`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any
 
 from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from conformance.case import Case
+from conformance.choices import Choices
 from conformance.defaults import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_WIDTH,
+    FAMILY_MIX,
     USUAL_MAX_BATCH,
     USUAL_MAX_DEPTH,
+)
+from conformance.families import (
+    FAMILIES,
+    FAMILY_BYTES,
+    LAYER_ORDER,
+    LayerSpace,
+    check_layer_names,
 )
 from conformance.generators import (
     LARGE_VALUE_MODES,
@@ -50,15 +60,10 @@ from conformance.generators import (
     fill_case,
     large_value_sites,
 )
+from conformance.generators_v2 import fill_case_v2
 from contract import ACTIVATIONS, DTYPES, REDUCTIONS, TRAINABLE_ACTIVATIONS
 from contract import LOSSES as LOSS_FACTS
 from contract import V1_LOSSES as LOSSES
-
-T = TypeVar("T")
-
-RARE_BYTES = 32
-"""Of the 256 values of a size byte, the top RARE_BYTES (1 in 8) pick the rare, larger
-sizes above the usual range."""
 
 L2_VALUES = (0.0, 0.0, 0.1, 0.5)
 """The l2 values a case is drawn with: half the cases without the L2 term, half with."""
@@ -81,50 +86,6 @@ CASE_BYTES = 9
 values, four for the seed, l2."""
 
 
-class Choices:
-    """Choices read in order from a byte string that Hypothesis draws in one go.
-
-    Byte ``b`` picks option ``b * n // 256`` of ``n``: byte 0 picks the first (the
-    simplest) option, and the pick never goes down as the byte goes up. Hypothesis
-    shrinks a byte string towards zero bytes, so it shrinks every choice towards its
-    simplest option, as it would shrink separate draws. Reading past the end is a bug
-    in the caller's byte count (IndexError).
-    """
-
-    def __init__(self, data: bytes):
-        self._data = data
-        self._next = 0
-
-    def _byte(self) -> int:
-        byte = self._data[self._next]
-        self._next += 1
-        return byte
-
-    def integer(self, low: int, high: int) -> int:
-        """An integer in [low, high]."""
-        return low + self._byte() * (high - low + 1) // 256
-
-    def size(self, low: int, usual: int, high: int) -> int:
-        """An integer in [low, high]: in [low, min(usual, high)] for the first 256 -
-        RARE_BYTES byte values, above ``usual`` for the rest (when high > usual)."""
-        byte = self._byte()
-        usual = max(low, min(usual, high))
-        if high == usual:
-            return low + byte * (usual - low + 1) // 256
-        common = 256 - RARE_BYTES
-        if byte < common:
-            return low + byte * (usual - low + 1) // common
-        return usual + 1 + (byte - common) * (high - usual) // RARE_BYTES
-
-    def pick(self, options: Sequence[T]) -> T:
-        """One of ``options``, the first for byte 0."""
-        return options[self.integer(0, len(options) - 1)]
-
-    def seed(self) -> int:
-        """A 32-bit seed (4 bytes)."""
-        return int.from_bytes(bytes(self._byte() for _ in range(4)), "big")
-
-
 def _choices(count: int) -> st.SearchStrategy[bytes]:
     return st.binary(min_size=count, max_size=count)
 
@@ -143,6 +104,7 @@ class ArchitectureSpace:
     activations: tuple[str, ...] = TRAINABLE_ACTIVATIONS
     losses: tuple[str, ...] = tuple(LOSSES)
     reductions: tuple[str, ...] = REDUCTIONS
+    output_activations: tuple[str, ...] | None = None  # the last layer's (None: activations)
 
     def __post_init__(self) -> None:
         check_range("depth", self.min_depth, self.max_depth, minimum=1)
@@ -150,18 +112,31 @@ class ArchitectureSpace:
         object.__setattr__(
             self, "activations", check_names("activations", self.activations, TRAINABLE_ACTIVATIONS)
         )
+        if self.output_activations is not None:
+            object.__setattr__(
+                self,
+                "output_activations",
+                check_names("output_activations", self.output_activations, TRAINABLE_ACTIVATIONS),
+            )
         object.__setattr__(self, "losses", check_names("losses", self.losses, tuple(LOSSES)))
         object.__setattr__(
             self, "reductions", check_names("reductions", self.reductions, REDUCTIONS)
         )
+        outputs = self.last_activations
         for loss_name in self.losses:
-            needed = LOSS_OUTPUTS.get(loss_name, self.activations)
-            if not any(a in needed for a in self.activations):
+            needed = LOSS_OUTPUTS.get(loss_name, outputs)
+            if not any(a in needed for a in outputs):
+                which = "activations" if self.output_activations is None else "output_activations"
                 raise InvalidArgument(
                     f"loss {loss_name!r} needs a last activation in {', '.join(needed)} "
-                    f"(its inputs are probabilities), but activations={list(self.activations)!r}; "
+                    f"(its inputs are probabilities), but {which}={','.join(outputs)}; "
                     f"add one of them or drop {loss_name!r}"
                 )
+
+    @property
+    def last_activations(self) -> tuple[str, ...]:
+        """The activations the last layer may take (before the loss's own constraint)."""
+        return self.activations if self.output_activations is None else self.output_activations
 
     def __repr__(self) -> str:
         changed = [
@@ -196,8 +171,8 @@ class ArchitectureSpace:
         ][self.max_depth - depth :]
         if LOSS_FACTS[loss_name].compares_classes:
             widths[-1] = max(widths[-1], 2, self.min_width)
-        needed = LOSS_OUTPUTS.get(loss_name, self.activations)
-        last_choices = [a for a in self.activations if a in needed]
+        needed = LOSS_OUTPUTS.get(loss_name, self.last_activations)
+        last_choices = [a for a in self.last_activations if a in needed]
         slots = []
         for slot in range(self.max_depth):
             name = choices.pick(last_choices if slot == self.max_depth - 1 else self.activations)
@@ -276,6 +251,54 @@ def architectures(
     return _architectures(**options)
 
 
+@dataclass(frozen=True)
+class CaseChoices:
+    """What a case reads after its architecture (CASE_BYTES bytes)."""
+
+    dtype: str
+    batch_size: int
+    target_kind: str
+    mode_byte: int  # extreme values (version 1 networks)
+    seed: int
+    l2: float
+
+    @classmethod
+    def read(
+        cls,
+        choices: Choices,
+        *,
+        dtypes: Sequence[str],
+        min_batch: int,
+        max_batch: int,
+        l2_values: Sequence[float],
+    ) -> CaseChoices:
+        return cls(
+            choices.pick(tuple(dtypes)),
+            choices.size(min_batch, USUAL_MAX_BATCH, max_batch),
+            choices.pick(TARGET_KINDS),
+            choices.integer(0, 255),
+            choices.seed(),
+            choices.pick(tuple(l2_values)),
+        )
+
+
+def _dense_case(
+    architecture: Mapping[str, Any], drawn: CaseChoices, *, large_values: bool
+) -> Case | None:
+    sites = large_value_sites(architecture, drawn.dtype) if large_values else []
+    modes = LOGIT_SITE_CHOICES if any(site.rows for site in sites) else LARGE_VALUE_CHOICES
+    mode = modes[drawn.mode_byte * len(modes) // 256] if sites else LARGE_VALUE_MODES[0]
+    return fill_case(
+        architecture,
+        seed=drawn.seed,
+        batch_size=drawn.batch_size,
+        dtype=drawn.dtype,
+        l2=drawn.l2,
+        targets=drawn.target_kind,
+        large_values=mode,
+    )
+
+
 def _drawn_case(
     draw: st.DrawFn,
     *,
@@ -284,6 +307,7 @@ def _drawn_case(
     min_batch: int = 1,
     max_batch: int = DEFAULT_MAX_BATCH,
     l2: st.SearchStrategy[float] | None = None,
+    l2_values: Sequence[float] = L2_VALUES,
     large_values: bool = True,
 ) -> Case:
     if architectures is None or isinstance(architectures, ArchitectureSpace):
@@ -296,24 +320,12 @@ def _drawn_case(
     else:
         architecture = draw(architectures)
         choices = Choices(draw(_choices(CASE_BYTES)))
-    dtype = choices.pick(tuple(dtypes))
-    batch_size = choices.size(min_batch, USUAL_MAX_BATCH, max_batch)
-    target_kind = choices.pick(TARGET_KINDS)
-    mode_byte = choices.integer(0, 255)
-    seed = choices.seed()
-    l2_value = choices.pick(L2_VALUES) if l2 is None else draw(l2)
-    sites = large_value_sites(architecture, dtype) if large_values else []
-    modes = LOGIT_SITE_CHOICES if any(site.rows for site in sites) else LARGE_VALUE_CHOICES
-    mode = modes[mode_byte * len(modes) // 256] if sites else LARGE_VALUE_MODES[0]
-    case = fill_case(
-        architecture,
-        seed=seed,
-        batch_size=batch_size,
-        dtype=dtype,
-        l2=l2_value,
-        targets=target_kind,
-        large_values=mode,
+    drawn = CaseChoices.read(
+        choices, dtypes=dtypes, min_batch=min_batch, max_batch=max_batch, l2_values=l2_values
     )
+    if l2 is not None:
+        drawn = replace(drawn, l2=draw(l2))
+    case = _dense_case(architecture, drawn, large_values=large_values)
     assume(case is not None)
     assert case is not None
     return case
@@ -330,9 +342,10 @@ def cases(
     min_batch: int = 1,
     max_batch: int = DEFAULT_MAX_BATCH,
     l2: st.SearchStrategy[float] | None = None,
+    l2_values: Sequence[float] = L2_VALUES,
     large_values: bool = True,
 ) -> st.SearchStrategy[Case]:
-    """A full, validated case (numpy arrays in its dtype).
+    """A full, validated dense (version 1) case (numpy arrays in its dtype).
 
     ``architectures`` is an :class:`ArchitectureSpace` (default: every option at its
     default), whose architecture is read from the same byte string as the case's own
@@ -344,11 +357,12 @@ def cases(
     (``generators.TARGET_KINDS``). ``large_values`` gives half the cases that have a site
     for them (``generators.large_value_sites``) pre-activations of +-1000 (float64) or
     +-100 (float32, saturating units only), shared by the batch or different in every
-    row (float64 only). ``l2`` draws the L2
-    strength (default: ``L2_VALUES``). Bad options raise InvalidArgument here.
+    row (float64 only). The L2 strength is one of ``l2_values`` (default: ``L2_VALUES``),
+    or drawn by the strategy ``l2``. Bad options raise InvalidArgument here.
     """
     dtypes = check_names("dtypes", dtypes, tuple(DTYPES))
     check_range("batch", min_batch, max_batch, minimum=1)
+    l2_values = check_l2_values(l2_values)
     options: dict[str, Any] = {}
     for name, value, default in (
         ("architectures", architectures, None),
@@ -356,6 +370,7 @@ def cases(
         ("min_batch", min_batch, 1),
         ("max_batch", max_batch, DEFAULT_MAX_BATCH),
         ("l2", l2, None),
+        ("l2_values", l2_values, L2_VALUES),
         ("large_values", large_values, True),
     ):
         if value != default:  # only what was asked for shows in the strategy's repr
@@ -363,32 +378,231 @@ def cases(
     return _cases(**options)
 
 
+def check_l2_values(values: Sequence[float]) -> tuple[float, ...]:
+    """``values`` as a tuple of floats, or InvalidArgument: at least one, each a finite
+    number >= 0."""
+    values = tuple(values)
+    if not values:
+        raise InvalidArgument("l2= must give at least one value, e.g. l2=[0.0]")
+    for value in values:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise InvalidArgument(
+                f"l2= contains {value!r}; an L2 strength is a finite number >= 0 (0 turns "
+                "the term off)"
+            )
+    return tuple(float(value) for value in values)
+
+
+# the stream: dense networks and the version 2 families -------------------------------
+def family_options(available: Sequence[str]) -> tuple[str, ...]:
+    """The family each value of the stream's first byte picks: FAMILY_MIX's slots of the
+    ``available`` families, dense first (byte 0 picks the simplest family there is)."""
+    return tuple(name for name, slots in FAMILY_MIX if name in available for _ in range(slots))
+
+
+@dataclass(frozen=True)
+class StreamSpace:
+    """Everything the stream is narrowed to: the dense networks' space (None when the
+    filters leave no dense network) and the version 2 families' (``families`` empty when
+    they leave none of them)."""
+
+    dense: ArchitectureSpace | None
+    layers: LayerSpace
+    families: tuple[str, ...]
+    dtypes: tuple[str, ...] = tuple(DTYPES)
+    max_batch: int = DEFAULT_MAX_BATCH
+    l2_values: tuple[float, ...] = L2_VALUES
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return family_options(("dense",) * (self.dense is not None) + self.families)
+
+    @property
+    def byte_count(self) -> int:
+        dense = self.dense.byte_count if self.dense is not None else 0
+        return 1 + max(dense, FAMILY_BYTES) + CASE_BYTES
+
+    def case_choices(self, choices: Choices) -> CaseChoices:
+        return CaseChoices.read(
+            choices,
+            dtypes=self.dtypes,
+            min_batch=1,
+            max_batch=self.max_batch,
+            l2_values=self.l2_values,
+        )
+
+    def build(self, data: bytes) -> Case | None:
+        """The case the byte string ``data`` (``byte_count`` bytes) stands for, or None
+        when its numbers could not be drawn clear of kinks and ties."""
+        family = Choices(data[:1]).pick(self.options)
+        if family == "dense":
+            assert self.dense is not None
+            choices = Choices(data[1:])
+            architecture = self.dense.build(choices)
+            return _dense_case(architecture, self.case_choices(choices), large_values=True)
+        blueprint = FAMILIES[family].build(Choices(data[1 : 1 + FAMILY_BYTES]), self.layers)
+        drawn = self.case_choices(Choices(data[1 + FAMILY_BYTES :]))
+        return fill_case_v2(
+            blueprint,
+            seed=drawn.seed,
+            batch_size=drawn.batch_size,
+            dtype=drawn.dtype,
+            l2=drawn.l2,
+            targets=drawn.target_kind,
+        )
+
+
+def _drawn_stream(draw: st.DrawFn, space: StreamSpace) -> Case:
+    case = space.build(draw(_choices(space.byte_count)))
+    assume(case is not None)
+    assert case is not None
+    return case
+
+
+_drawn_stream.__name__ = _drawn_stream.__qualname__ = "case_stream"
+_stream = st.composite(_drawn_stream)
+
+
+def _refuse_no_derivative(argument: str, names: Sequence[str] | None) -> None:
+    for name in names or ():
+        if name in ACTIVATIONS and not ACTIVATIONS[name].differentiable:
+            raise InvalidArgument(
+                f"{argument}: {name!r} has no useful derivative and cannot be checked"
+            )
+
+
+def stream_space(
+    *,
+    layers: Sequence[str] | None = None,
+    activations: Sequence[str] | None = None,
+    hidden_activations: Sequence[str] | None = None,
+    output_activations: Sequence[str] | None = None,
+    losses: Sequence[str] | None = None,
+    reductions: Sequence[str] | None = None,
+    l2: Sequence[float] | None = None,
+    dtypes: Sequence[str] | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_width: int = DEFAULT_MAX_WIDTH,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> StreamSpace:
+    """The stream's space for these filters (None: no filter), or InvalidArgument naming
+    the option that is wrong, or saying that the filters leave no case to draw.
+
+    ``activations`` sets both ``hidden_activations`` (every layer but the last) and
+    ``output_activations`` (the last layer); each of those, when given, overrides it."""
+    for argument, names in (
+        ("activations", activations),
+        ("hidden_activations", hidden_activations),
+        ("output_activations", output_activations),
+    ):
+        _refuse_no_derivative(argument, names)
+        if names is not None:
+            check_names(argument, names, TRAINABLE_ACTIVATIONS)
+    layer_names = check_layer_names(layers) if layers is not None else LAYER_ORDER
+    loss_names = check_names("losses", losses, tuple(LOSS_FACTS)) if losses is not None else None
+    hidden = tuple(hidden_activations or activations or TRAINABLE_ACTIVATIONS)
+    output = tuple(output_activations or activations or TRAINABLE_ACTIVATIONS)
+    reductions = check_names("reductions", reductions or REDUCTIONS, REDUCTIONS)
+    dtypes = check_names("dtypes", dtypes or DTYPES, tuple(DTYPES))
+    l2_values = check_l2_values(L2_VALUES if l2 is None else l2)
+    check_range("batch", 1, max_batch, minimum=1)
+    check_range("depth", 1, max_depth, minimum=1)
+    check_range("width", 1, max_width, minimum=1)
+    dense_losses = tuple(name for name in loss_names or LOSSES if name in LOSSES)
+    dense = None
+    if "dense" in layer_names and dense_losses:
+        dense = ArchitectureSpace(
+            max_depth=max_depth,
+            max_width=max_width,
+            activations=hidden,
+            losses=dense_losses,
+            reductions=reductions,
+            output_activations=None if output == hidden else output,
+        )
+    elif loss_names is not None:  # the same message as dense networks give
+        for name in loss_names:
+            needed = LOSS_OUTPUTS.get(name, output)
+            if not any(a in needed for a in output):
+                ArchitectureSpace(losses=(name,), output_activations=output)
+    layer_space = LayerSpace(
+        layers=layer_names,
+        hidden_activations=hidden,
+        output_activations=output,
+        losses=tuple(loss_names or LOSS_FACTS),
+        reductions=reductions,
+        max_width=max_width,
+        max_depth=max_depth,
+    )
+    families: tuple[str, ...] = ()
+    if tuple(layer_names) != ("dense",):  # dense alone: the version 1 stream as it was
+        families = tuple(name for name, family in FAMILIES.items() if family.needs(layer_space))
+    if dense is None and not families:
+        raise InvalidArgument(
+            f"no case can be drawn with layers={','.join(layer_names)} and losses="
+            f"{','.join(loss_names or LOSS_FACTS)}: " + no_case_advice(layer_names, loss_names)
+        )
+    return StreamSpace(dense, layer_space, families, dtypes, max_batch, l2_values)
+
+
+def no_case_advice(layers: Sequence[str], losses: Sequence[str] | None) -> str:
+    """What to widen when the filters leave nothing to draw."""
+    if losses is not None and "dot" not in losses and "dense" not in layers:
+        return (
+            "a version 1 loss needs a dense output layer (add 'dense' to the layers), and "
+            "single layers are checked under the 'dot' loss (add 'dot' to the losses)"
+        )
+    return (
+        "'residual' needs a layer that keeps its input's shape inside it (dense, conv2d, "
+        "batchnorm, layernorm or dropout); 'embedding' needs 'dense' or the 'dot' loss"
+    )
+
+
 def case_stream(
     *,
+    layers: Sequence[str] | None = None,
     activations: Sequence[str] | None = None,
+    hidden_activations: Sequence[str] | None = None,
+    output_activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
+    reductions: Sequence[str] | None = None,
+    l2: Sequence[float] | None = None,
     dtypes: Sequence[str] | None = None,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_width: int = DEFAULT_MAX_WIDTH,
     max_batch: int = DEFAULT_MAX_BATCH,
 ) -> st.SearchStrategy[Case]:
-    """The stream ``check`` draws from, narrowed by the same filters as its options
-    (None: every name). A name with no derivative (``step``) is refused by name."""
-    for name in activations or ():
-        if name in ACTIVATIONS and not ACTIVATIONS[name].differentiable:
-            raise InvalidArgument(
-                f"activations: {name!r} has no useful derivative and cannot be checked"
-            )
-    return cases(
-        architectures=ArchitectureSpace(
-            max_depth=max_depth,
-            max_width=max_width,
-            activations=tuple(activations or TRAINABLE_ACTIVATIONS),
-            losses=tuple(losses or LOSSES),
-        ),
-        dtypes=dtypes or tuple(DTYPES),
+    """The stream ``check``, the library, the pytest fixture, ``mutants`` and the bench
+    draw from: dense networks and the version 2 families in the mix of
+    ``defaults.FAMILY_MIX``, narrowed by the same filters as ``check``'s options (None:
+    no filter; see :func:`stream_space`). ``layers=["dense"]`` is the dense (version 1)
+    stream alone. Bad options raise InvalidArgument naming the option."""
+    space = stream_space(
+        layers=layers,
+        activations=activations,
+        hidden_activations=hidden_activations,
+        output_activations=output_activations,
+        losses=losses,
+        reductions=reductions,
+        l2=l2,
+        dtypes=dtypes,
+        max_depth=max_depth,
+        max_width=max_width,
         max_batch=max_batch,
     )
+    if not space.families:
+        assert space.dense is not None
+        return cases(
+            architectures=space.dense,
+            dtypes=space.dtypes,
+            max_batch=max_batch,
+            l2_values=space.l2_values,
+        )
+    return _stream(space)
 
 
 # malformed case files ------------------------------------------------------------
