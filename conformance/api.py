@@ -89,11 +89,25 @@ def check(
     cases: int = DEFAULT_CASES,
     seed: int = DEFAULT_SEED,
     dtypes: Sequence[str] = tuple(DTYPES),
+    layers: Sequence[str] | None = None,
+    activations: Sequence[str] | None = None,
+    hidden_activations: Sequence[str] | None = None,
+    output_activations: Sequence[str] | None = None,
+    losses: Sequence[str] | None = None,
+    reductions: Sequence[str] | None = None,
+    l2: Sequence[float] | None = None,
     strategy: Any = None,
     shrink: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> CheckRun:
     """Check ``implementation`` (a callable or ``"module:callable"``) on random cases.
+
+    The cases are ``check``'s stream (:func:`conformance.strategies.case_stream`),
+    narrowed as ``check``'s options narrow it: ``layers`` (``["dense"]``: dense networks
+    only), ``activations`` (every layer) or ``hidden_activations`` and
+    ``output_activations``, ``losses``, ``reductions``, ``l2`` (strengths) and
+    ``dtypes``; a bad name raises ``hypothesis.errors.InvalidArgument`` naming it.
+    ``strategy``, when given, replaces the stream (and the filters).
 
     Returns the :class:`~conformance.harness.CheckRun`; ``run.failure`` is the shrunk
     failing case, if any. References not installed are skipped (see
@@ -102,10 +116,21 @@ def check(
     worker process (see :func:`tested_implementation`; ``run.isolation`` says where it
     ran).
     """
-    from conformance.strategies import cases as case_strategy
+    from conformance.strategies import case_stream
 
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
+    if strategy is None:  # before any worker starts: a bad filter costs nothing
+        strategy = case_stream(
+            layers=layers,
+            activations=activations,
+            hidden_activations=hidden_activations,
+            output_activations=output_activations,
+            losses=losses,
+            reductions=reductions,
+            l2=l2,
+            dtypes=dtypes,
+        )
     tested = tested_implementation(implementation, timeout=timeout)
     try:
         names = against if isinstance(against, str) else ",".join(against or ())
@@ -115,7 +140,7 @@ def check(
             references,
             cases=cases,
             seed=seed,
-            strategy=strategy if strategy is not None else case_strategy(dtypes=dtypes),
+            strategy=strategy,
             shrink=shrink,
             skipped_references=skipped,
         )

@@ -1,12 +1,13 @@
 """A user's own small MLP with backprop, written independently of ``impl``.
 
-It supports sigmoid, tanh and identity layers with the half_sse and mse losses and
-raises NotImplementedError for anything else, as the contract allows. ``gradients``
-is correct; ``gradients_with_tanh_bug`` has the slip people make when they copy the
-sigmoid rule: tanh'(z) written as a (1 - a) instead of 1 - a^2.
+It supports dense layers (version 1 cases) of sigmoid, tanh and identity with the
+half_sse and mse losses and raises NotImplementedError for anything else, as the
+contract allows. ``gradients`` is correct; ``gradients_with_tanh_bug`` has the slip
+people make when they copy the sigmoid rule: tanh'(z) written as a (1 - a) instead of
+1 - a^2.
 
     python -m conformance check --impl examples.user_mlp:gradients \\
-        --activations sigmoid,tanh,identity --losses half_sse,mse
+        --layers dense --activations sigmoid,tanh,identity --losses half_sse,mse
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def _derivative(name: str, a: np.ndarray, tanh_bug: bool) -> np.ndarray:
 
 
 def _gradients(case, tanh_bug: bool = False):
+    if case["format"] != "backprop-case/1":
+        raise NotImplementedError("dense layers only (docs/contract.md, version 1)")
     for layer in case["layers"]:
         if layer["activation"] not in SUPPORTED_ACTIVATIONS:
             raise NotImplementedError(f"activation {layer['activation']!r} is not supported")

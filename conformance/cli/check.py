@@ -9,10 +9,14 @@ import sys
 from conformance import exit_codes
 from conformance.backends import parse_names, select_references
 from conformance.cli.options import (
+    STREAM_FILTERS,
     add_backend_options,
     add_report_options,
+    add_stream_filters,
+    filters_text,
     positive_int,
     shard,
+    stream_filters,
 )
 from conformance.cli.options import seed as seed_option
 from conformance.defaults import (
@@ -63,13 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dtype", choices=[*DTYPES, "both"], default="both", help="dtypes of the cases"
     )
-    parser.add_argument(
-        "--activations",
-        metavar="NAMES",
-        help="only these activations (comma-separated), e.g. for an implementation that "
-        "supports a subset",
-    )
-    parser.add_argument("--losses", metavar="NAMES", help="only these losses (comma-separated)")
+    add_stream_filters(parser)
     parser.add_argument(
         "--max-depth",
         type=positive_int,
@@ -121,15 +119,23 @@ def case_stream_of(args: argparse.Namespace):  # noqa: ANN201 - a Hypothesis str
 
     try:
         return case_stream(
-            activations=parse_names(args.activations) or None,
-            losses=parse_names(args.losses) or None,
+            **stream_filters(args),
             dtypes=None if args.dtype == "both" else [args.dtype],
             max_depth=args.max_depth,
             max_width=args.max_width,
             max_batch=args.max_batch,
         )
     except InvalidArgument as error:
-        raise BadInput(str(error)) from None
+        raise BadInput(option_names(str(error))) from None
+
+
+def option_names(message: str) -> str:
+    """A strategy's message with its keyword names as check's options spell them
+    (``hidden_activations=`` -> ``--hidden-activations``)."""
+    for name, _, _ in sorted(STREAM_FILTERS, key=lambda option: -len(option[0])):
+        message = message.replace(f"{name.replace('-', '_')}= ", f"--{name} ")
+        message = message.replace(f"{name.replace('-', '_')}=", f"--{name} ")
+    return message
 
 
 def progress_printer(total_label: str):  # noqa: ANN201
@@ -152,8 +158,13 @@ CASE_STREAM_OPTIONS = (
     "cases",
     "seed",
     "dtype",
+    "layers",
     "activations",
+    "hidden_activations",
+    "output_activations",
     "losses",
+    "reductions",
+    "l2",
     "max_depth",
     "max_width",
     "max_batch",
@@ -205,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         )
         shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
         print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
+        if filters_text(args):
+            print(f"filters: {printable(filters_text(args))}")
         print(f"{printable(tested.name)} {tested.isolation}")
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")

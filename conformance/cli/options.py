@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+from typing import Any
 
 from conformance.defaults import (
     DEFAULT_SEED,
@@ -156,3 +157,76 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 def add_report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-json", metavar="PATH", help="write a JSON report to PATH")
     parser.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report to PATH")
+
+
+STREAM_FILTERS = (
+    (
+        "layers",
+        "NAMES",
+        "only these layer types (comma-separated): dense, conv2d, ..., lstm; "
+        "'dense' alone gives the dense (version 1) networks only",
+    ),
+    (
+        "activations",
+        "NAMES",
+        "only these activations (comma-separated), in every layer; "
+        "--hidden-activations and --output-activations, when given, override it on their side",
+    ),
+    ("hidden-activations", "NAMES", "only these activations in every layer but the last"),
+    ("output-activations", "NAMES", "only these activations in the last layer, e.g. identity"),
+    ("losses", "NAMES", "only these losses (comma-separated), dot included"),
+    ("reductions", "NAMES", "only these reductions of the version 1 losses: sum, mean"),
+    ("l2", "VALUES", "only these L2 strengths (comma-separated numbers >= 0), e.g. 0"),
+)
+"""The options that narrow the random cases, with their metavar and help: one definition
+for every command that draws them."""
+
+
+def add_stream_filters(parser: argparse.ArgumentParser) -> None:
+    """--layers, --activations, --hidden-activations, --output-activations, --losses,
+    --reductions and --l2."""
+    for name, metavar, text in STREAM_FILTERS:
+        parser.add_argument(f"--{name}", metavar=metavar, help=text)
+
+
+def _l2_values(text: str) -> list[float]:
+    values = []
+    for part in (piece.strip() for piece in text.split(",")):
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--l2: expected comma-separated numbers >= 0 such as 0,0.1, found {part!r}"
+            ) from None
+        values.append(value)
+    return values
+
+
+def stream_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The filter options as ``strategies.case_stream`` keywords (None: not given);
+    BadInput for an --l2 that is not a list of numbers."""
+    from conformance.backends import parse_names
+    from conformance.errors import BadInput
+
+    found: dict[str, Any] = {}
+    for name, _, _ in STREAM_FILTERS:
+        key = name.replace("-", "_")
+        text = getattr(args, key, None)
+        if key == "l2":
+            try:
+                found[key] = _l2_values(text) if text is not None and text.strip() else None
+            except argparse.ArgumentTypeError as error:
+                raise BadInput(str(error)) from None
+        else:
+            found[key] = parse_names(text) or None
+    return found
+
+
+def filters_text(args: argparse.Namespace) -> str:
+    """The filters given, as they were typed (``--layers conv2d --l2 0``), for the header."""
+    words = []
+    for name, _, _ in STREAM_FILTERS:
+        text = getattr(args, name.replace("-", "_"), None)
+        if text is not None and text.strip():
+            words.append(f"--{name} {text.strip()}")
+    return " ".join(words)

@@ -6,13 +6,17 @@ from conformance.api import check
 from conformance.report import exit_code
 from examples import user_mlp
 
-SUPPORTED = {"activations": ["sigmoid", "tanh", "identity"], "losses": ["half_sse", "mse"]}
+SUPPORTED = {
+    "layers": ["dense"],
+    "activations": ["sigmoid", "tanh", "identity"],
+    "losses": ["half_sse", "mse"],
+}
 
 
 def _strategy():
     from conformance.strategies import case_stream
 
-    return case_stream(**SUPPORTED)  # what check --activations ... --losses ... draws
+    return case_stream(**SUPPORTED)  # what check --layers dense --activations ... draws
 
 
 def test_the_users_correct_mlp_passes_and_reports_what_it_does_not_support():
