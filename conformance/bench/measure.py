@@ -141,9 +141,18 @@ def dense_case(
     return case
 
 
-def stream_cases(count: int, seed: int) -> list[dict[str, Any]]:
-    """The first ``count`` cases that ``check --seed SEED`` draws, in order: the harness
-    records them while running its own stream, so they are the same by construction."""
+PEER_LAYERS = ("dense",)
+"""The layer types of the cases the peers (gradcheck, check_grads) are timed on: they take
+a dense network's loss function (``TorchBackend.loss_function``), so both sides run the
+dense stream, ``check --layers dense``."""
+
+
+def stream_cases(
+    count: int, seed: int, *, layers: Sequence[str] | None = PEER_LAYERS
+) -> list[dict[str, Any]]:
+    """The first ``count`` cases that ``check --seed SEED`` draws (with ``--layers``, when
+    ``layers`` is not None), in order: the harness records them while running its own
+    stream, so they are the same by construction."""
     from conformance.backends import CallableBackend
     from conformance.harness import run_check
     from conformance.strategies import case_stream
@@ -159,7 +168,7 @@ def stream_cases(count: int, seed: int) -> list[dict[str, Any]]:
         [],
         cases=count,
         seed=seed,
-        strategy=case_stream(),  # the check command's own stream
+        strategy=case_stream(layers=layers),  # the check command's own stream
         shrink=False,
     )
     return recorded
@@ -206,7 +215,7 @@ def _run_process(command: Sequence[str]) -> tuple[float, subprocess.CompletedPro
 def check_process(cases: int, seed: int) -> dict[str, Any]:
     """``python -m conformance check --against torch,numeric``: the whole process, timed."""
     command = [sys.executable, "-m", "conformance", "check", "--against", "torch,numeric"]
-    command += ["--cases", str(cases), "--seed", str(seed)]
+    command += ["--cases", str(cases), "--seed", str(seed), "--layers", ",".join(PEER_LAYERS)]
     wall, completed = _run_process(command)
     if completed.returncode != 0:
         raise RuntimeError(

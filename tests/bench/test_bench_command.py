@@ -87,7 +87,12 @@ def test_the_gradcheck_peer_runs_on_the_cases_check_draws():
     from conformance.harness import run_check
 
     references, _ = select_references("numeric", [])
-    run = run_check(resolve_backend("impl"), references, cases=12, seed=5, shrink=False)
+    from conformance.strategies import case_stream
+
+    dense = case_stream(layers=bench.PEER_LAYERS)
+    run = run_check(
+        resolve_backend("impl"), references, cases=12, seed=5, shrink=False, strategy=dense
+    )
     recorded = bench.stream_cases(12, seed=5)
     assert len(recorded) == 12
     for outcome, case in zip(run.outcomes, recorded, strict=True):
