@@ -166,12 +166,12 @@ def run(args: argparse.Namespace) -> int:
             for line in control.failure.describe().splitlines()[1:]:
                 say("  " + line)
 
-    from conformance.strategies import cases as case_strategy
+    from conformance.strategies import case_stream
 
     settings = HuntSettings(
         cases=args.cases,
         seed=args.seed,
-        strategy=case_strategy(),
+        strategy=case_stream(),
         shrink=not args.no_shrink,
         max_shrink_seconds=args.max_shrink_seconds,
     )

@@ -1,10 +1,9 @@
 """Hunting mutants: check each one as ``check`` would, and say whether the harness killed it.
 
-Every mutant of :mod:`conformance.mutation.catalogue` is checked on the same seeded
-stream of random cases as ``check`` draws (the version 2 mutants of
-:mod:`conformance.mutation.layer_catalogue` only when named: that stream holds dense
-cases, on which their bugs cannot show), with the same references, tolerances
-and Hypothesis shrinking. A mutant is *killed* when the harness finds a case on
+Every mutant of :mod:`conformance.mutation.catalogue` (dense networks) and of
+:mod:`conformance.mutation.layer_catalogue` (the version 2 layer types) is checked on the
+same seeded stream of random cases as ``check`` draws, with the same references,
+tolerances and Hypothesis shrinking. A mutant is *killed* when the harness finds a case on
 which it disagrees with the references and on which impl agrees with them (so the
 case tells the two apart). impl is run first on the same cases: any failure of it
 is a false alarm of the harness.
@@ -141,11 +140,11 @@ def failing_places(outcome: CaseOutcome) -> list[str]:
 
 
 def select_mutants(text: str | None) -> list[Mutant]:
-    """The mutants named in ``text``, from either catalogue (for None, every mutant of the
-    version 1 catalogue); UnknownMutant on a typo."""
+    """The mutants named in ``text``, from either catalogue (for None, every mutant of
+    both, version 1 first); UnknownMutant on a typo."""
     names = parse_names(text)
     if not names:
-        return list(CATALOGUE)
+        return [*CATALOGUE, *V2_CATALOGUE]
     unknown = [name for name in names if name not in NAMED_MUTANTS]
     if unknown:
         name = unknown[0]
@@ -159,7 +158,7 @@ def select_mutants(text: str | None) -> list[Mutant]:
 def listed_mutants(text: str | None) -> list[Mutant]:
     """What ``--list`` shows: the mutants named in ``text``, or (for None) every mutant of
     both catalogues, version 1 first."""
-    return select_mutants(text) if parse_names(text) else [*CATALOGUE, *V2_CATALOGUE]
+    return select_mutants(text)
 
 
 @dataclass(frozen=True)

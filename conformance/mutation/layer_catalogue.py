@@ -24,9 +24,8 @@ On every other case it computes exactly what impl computes, bit for bit. The bug
 that change the forward pass too (a flipped kernel, a gate order, a missing rescale)
 are written with the backward pass their author would derive for it, so that only a
 reference, never a consistency check of the mutant with itself, can tell them apart.
-``python -m conformance mutants`` checks these mutants only when ``--only`` names
-them: its stream of random cases holds dense networks, on which no bug here shows
-except the one in the L2 term.
+``python -m conformance mutants`` checks them with the version 1 catalogue on ``check``'s
+stream, whose version 2 families reach every ``shows_on``.
 
 Each mutant is a module-level callable, reachable as ``conformance.mutation:NAME``.
 """

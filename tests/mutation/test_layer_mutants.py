@@ -64,8 +64,8 @@ def test_every_mutant_resolves_by_its_spec_and_by_name():
         assert mutant.__name__ == mutant.name
     picked = select_mutants("conv2d_kernel_flipped,relu_mask_forgotten")
     assert picked == [V2_MUTANTS["conv2d_kernel_flipped"], MUTANTS["relu_mask_forgotten"]]
-    # the hunt's default stream is dense cases: by default it checks the v1 catalogue alone
-    assert select_mutants(None) == list(CATALOGUE)
+    # the hunt's default stream reaches every layer type: by default it checks both catalogues
+    assert select_mutants(None) == [*CATALOGUE, *V2_CATALOGUE]
     assert listed_mutants(None) == [*CATALOGUE, *V2_CATALOGUE]
 
 
