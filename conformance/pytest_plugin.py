@@ -127,7 +127,10 @@ class ConformanceFixture:
         """Run the harness on ``implementation`` (default: --conformance-impl); fail the
         test with the localised, shrunk mismatch if any. ``timeout=`` (seconds per case,
         0: none) overrides --conformance-timeout; it holds where the implementation runs
-        in a worker process (see :func:`conformance.api.tested_implementation`)."""
+        in a worker process (see :func:`conformance.api.tested_implementation`). The
+        stream's filters (``layers=``, ``activations=``, ``hidden_activations=``,
+        ``output_activations=``, ``losses=``, ``reductions=``, ``l2=``) narrow it as
+        ``check``'s options do (:func:`conformance.api.check`)."""
         from conformance.api import assert_conforms
 
         options.setdefault("seed", self.seed)

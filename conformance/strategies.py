@@ -472,7 +472,8 @@ def _refuse_no_derivative(argument: str, names: Sequence[str] | None) -> None:
     for name in names or ():
         if name in ACTIVATIONS and not ACTIVATIONS[name].differentiable:
             raise InvalidArgument(
-                f"{argument}: {name!r} has no useful derivative and cannot be checked"
+                f"{argument}= contains {name!r}, which has no useful derivative and cannot "
+                "be checked; leave it out"
             )
 
 
@@ -551,15 +552,20 @@ def stream_space(
 
 def no_case_advice(layers: Sequence[str], losses: Sequence[str] | None) -> str:
     """What to widen when the filters leave nothing to draw."""
+    advice = []
     if losses is not None and "dot" not in losses and "dense" not in layers:
-        return (
+        advice.append(
             "a version 1 loss needs a dense output layer (add 'dense' to the layers), and "
             "single layers are checked under the 'dot' loss (add 'dot' to the losses)"
         )
-    return (
-        "'residual' needs a layer that keeps its input's shape inside it (dense, conv2d, "
-        "batchnorm, layernorm or dropout); 'embedding' needs 'dense' or the 'dot' loss"
-    )
+    if "residual" in layers:
+        advice.append(
+            "'residual' needs a layer that keeps its input's shape inside it (add dense, "
+            "conv2d, batchnorm, layernorm or dropout to the layers)"
+        )
+    if "embedding" in layers and "dense" not in layers:
+        advice.append("'embedding' needs 'dense' after it, or the 'dot' loss")
+    return "; ".join(advice) or "widen --layers or --losses"
 
 
 def case_stream(

@@ -21,7 +21,14 @@ def test_project_impl(conformance):
 
 
 def test_buggy_impl(conformance):
-    conformance.check(planted_bugs.bias_gradient_averaged, against=["numeric"])
+    conformance.check(planted_bugs.bias_gradient_averaged, against=["numeric"], layers=["dense"])
+
+
+def test_narrowed_stream(conformance):
+    run = conformance.check(against=["numeric"], layers=["conv2d", "maxpool2d"], l2=[0])
+    for outcome in run.outcomes:
+        assert {layer["type"] for layer in outcome.case["layers"]} <= {"conv2d", "maxpool2d"}
+        assert outcome.case["l2"] == 0
 """
 
 
@@ -54,7 +61,7 @@ def test_plugin_prints_the_seed_and_fails_a_buggy_implementation(tmp_path):
     completed = _pytest(tmp_path, "--conformance-seed", "17", "--conformance-cases", "30")
     out = completed.stdout
     assert "conformance: seed=17" in out and "--conformance-seed=17" in out
-    assert "1 failed, 1 passed" in out, out
+    assert "1 failed, 2 passed" in out, out
     assert "gradient conformance failed (seed 17)" in out
     assert "layer" in out and " b[" in out  # localised to a bias gradient
 
