@@ -23,6 +23,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -224,6 +225,41 @@ def check_process(cases: int, seed: int) -> dict[str, Any]:
     found = re.search(r"cases checked: (\d+) of \d+ .* in ([\d.]+) s", completed.stdout)
     checked, run_seconds = (int(found[1]), float(found[2])) if found else (cases, float("nan"))
     return {"wall_seconds": wall, "run_seconds": run_seconds, "checked": checked}
+
+
+def stream_process(cases: int, seed: int, layers: str | None) -> dict[str, Any]:
+    """``python -m conformance check`` (every reference, impl in its worker process) on the
+    default stream, or on ``--layers LAYERS``: each case's seconds from its JSON report."""
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "report.json"
+        command = [sys.executable, "-m", "conformance", "check", "--cases", str(cases)]
+        command += ["--seed", str(seed), "--report-json", str(report)]
+        command += ["--layers", layers] if layers is not None else []
+        wall, completed = _run_process(command)
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} exited {completed.returncode}:\n{completed.stdout}"
+            )
+        outcomes = json.loads(report.read_text())["cases"]
+    return {"wall_seconds": wall, "case_seconds": [outcome["seconds"] for outcome in outcomes]}
+
+
+def stream_cost(cases: int, seed: int, repeats: int) -> dict[str, Any]:
+    """The cost per case of check's default stream (dense networks and the version 2
+    families) against the dense stream alone (``--layers dense``), the two run in turn
+    ``repeats`` times: the median of every case's seconds, and the mean (which carries the
+    one-time compilations of the JAX reference)."""
+    runs: dict[str, list[float]] = {"default": [], "dense": []}
+    for _ in range(repeats):
+        runs["default"] += stream_process(cases, seed, None)["case_seconds"]
+        runs["dense"] += stream_process(cases, seed, ",".join(PEER_LAYERS))["case_seconds"]
+    return {
+        "cases": cases,
+        "seed": seed,
+        "repeats": repeats,
+        "median_case_seconds": {name: statistics.median(found) for name, found in runs.items()},
+        "mean_case_seconds": {name: statistics.fmean(found) for name, found in runs.items()},
+    }
 
 
 def gradcheck_process(cases: int, seed: int, mode: str) -> dict[str, Any]:
@@ -479,6 +515,9 @@ def run_bench(plan: Plan, *, seed: int = 0, jax: bool = True) -> Bench:
         )
         bench.details["jax"] = streams
         bench.rows += jax_rows(streams)
+    cost = stream_cost(plan.jax_random, seed, plan.harness_repeats)
+    bench.details["stream_cost"] = cost
+    bench.rows += stream_cost_rows(cost)
     scaled = scale_process(plan.scale_parameters)
     bench.details["scale"] = scaled
     bench.rows += scale_rows(scaled)
@@ -573,6 +612,27 @@ def jax_rows(streams: Mapping[str, Any]) -> list[Row]:
                 f"{_duration(streams['check_grads_seconds'])} per case"
             ),
         ),
+    ]
+
+
+def stream_cost_rows(cost: Mapping[str, Any]) -> list[Row]:
+    median, mean = cost["median_case_seconds"], cost["mean_case_seconds"]
+    return [
+        Row(
+            name=f"check's default stream (dense and version 2) vs dense alone, per case "
+            f"({cost['cases']} cases)",
+            ours=f"default stream {_duration(median['default'])}",
+            peer=f"limit 2 x dense {_duration(2 * median['dense'])}",
+            ratio=2 * median["dense"] / median["default"],
+            goal=1.0,
+            goal_text="<= 2x the dense stream",
+            note=(
+                f"median of every case's seconds over {cost['repeats']} run(s) of each "
+                f"(check, every reference, seed {cost['seed']}); means per case, with the "
+                f"JAX reference's one-time compilations: default {_duration(mean['default'])}, "
+                f"dense {_duration(mean['dense'])}"
+            ),
+        )
     ]
 
 

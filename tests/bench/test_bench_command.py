@@ -55,6 +55,9 @@ def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
     assert any("gradcheck fast_mode" in name for name in names)
     assert any("gradcheck default" in name for name in names)
     assert any(name.startswith("scale:") for name in names)
+    assert any(name.startswith("check's default stream") for name in names)
+    cost = report["details"]["stream_cost"]
+    assert set(cost["median_case_seconds"]) == {"default", "dense"}
     for row in report["rows"]:
         assert row["ratio"] > 0 and np.isfinite(row["ratio"])
         assert row["met"] == (None if row["goal"] is None else row["ratio"] >= row["goal"])
