@@ -246,23 +246,35 @@ class _Conv:
 class _Pool:
     kind: str | None
     kernel: tuple[int, int]
-    stride: tuple[int, int] | None  # None: the default, stride = kernel
+    windows: str  # one of POOL_WINDOWS
+    stride: tuple[int, int]  # for "strided" windows
 
     @classmethod
     def read(cls, choices: Choices, kinds: Sequence[str | None]) -> _Pool:
         kind = choices.pick(kinds)
         kernel = (choices.integer(1, MAX_KERNEL), choices.integer(1, MAX_KERNEL))
-        given = choices.pick((False, True, True))  # mostly given: overlapping windows need it
+        windows = choices.pick(POOL_WINDOWS)
         stride = (choices.integer(1, MAX_STRIDE), choices.integer(1, MAX_STRIDE))
-        return cls(kind, kernel, stride if given else None)
+        if windows == "overlapping":  # a window of one entry cannot overlap
+            kernel = (max(kernel[0], 2), kernel[1])
+        return cls(kind, kernel, windows, stride)
 
     def spec(self, image: Shape) -> dict[str, Any]:
         assert self.kind is not None
         kernel = [min(k, size) for k, size in zip(self.kernel, image, strict=True)]
         spec: dict[str, Any] = {"type": self.kind, "kernel": kernel}
-        if self.stride is not None:
+        if self.windows == "overlapping":
+            spec["stride"] = [max(1, k - 1) for k in kernel]
+        elif self.windows == "strided":
             spec["stride"] = list(self.stride)
         return spec
+
+
+POOL_WINDOWS = ("side by side", "overlapping", "overlapping", "strided")
+"""How a pooling's windows lie: side by side (the default stride, = kernel), overlapping
+(stride = kernel - 1, where an entry can be the largest of two windows and a
+backward pass that assigns instead of adding loses one of its gradients), or at a stride
+of 1 to 3 on each axis (overlapping, side by side or with entries no window covers)."""
 
 
 def _norm(kind: str, features: int, eps: float) -> dict[str, Any]:
