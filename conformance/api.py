@@ -95,7 +95,7 @@ def check(
     output_activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
     reductions: Sequence[str] | None = None,
-    l2: Sequence[float] | None = None,
+    l2: float | Sequence[float] | None = None,
     strategy: Any = None,
     shrink: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,

@@ -485,7 +485,7 @@ def stream_space(
     output_activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
     reductions: Sequence[str] | None = None,
-    l2: Sequence[float] | None = None,
+    l2: float | Sequence[float] | None = None,
     dtypes: Sequence[str] | None = None,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_width: int = DEFAULT_MAX_WIDTH,
@@ -495,7 +495,8 @@ def stream_space(
     the option that is wrong, or saying that the filters leave no case to draw.
 
     ``activations`` sets both ``hidden_activations`` (every layer but the last) and
-    ``output_activations`` (the last layer); each of those, when given, overrides it."""
+    ``output_activations`` (the last layer); each of those, when given, overrides it.
+    ``l2`` is one strength or several (``l2=0``, ``l2=[0, 0.5]``)."""
     for argument, names in (
         ("activations", activations),
         ("hidden_activations", hidden_activations),
@@ -510,6 +511,8 @@ def stream_space(
     output = tuple(output_activations or activations or TRAINABLE_ACTIVATIONS)
     reductions = check_names("reductions", reductions or REDUCTIONS, REDUCTIONS)
     dtypes = check_names("dtypes", dtypes or DTYPES, tuple(DTYPES))
+    if isinstance(l2, (int, float)):  # one strength: l2=0
+        l2 = (l2,)
     l2_values = check_l2_values(L2_VALUES if l2 is None else l2)
     check_range("batch", 1, max_batch, minimum=1)
     check_range("depth", 1, max_depth, minimum=1)
@@ -576,7 +579,7 @@ def case_stream(
     output_activations: Sequence[str] | None = None,
     losses: Sequence[str] | None = None,
     reductions: Sequence[str] | None = None,
-    l2: Sequence[float] | None = None,
+    l2: float | Sequence[float] | None = None,
     dtypes: Sequence[str] | None = None,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_width: int = DEFAULT_MAX_WIDTH,

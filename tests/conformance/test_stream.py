@@ -143,7 +143,7 @@ def test_bad_filters_raise_invalid_argument_naming_them(options, message):
 
 
 def test_the_library_takes_the_same_filters_and_refuses_a_bad_one_before_running():
-    run = check("impl:gradients", against=["numeric"], cases=8, layers=["batchnorm"], l2=[0])
+    run = check("impl:gradients", against=["numeric"], cases=8, layers=["batchnorm"], l2=0)
     assert run.count("agree") + run.count("not comparable") == 8
     assert all(
         {layer["type"] for layer in outcome.case["layers"]} == {"batchnorm"}
