@@ -34,8 +34,8 @@ FAMILY_MIX: tuple[tuple[str, int], ...] = (
     ("single", 3),
     ("cnn", 3),
     ("mlp", 2),
-    ("window", 2),
-    ("recurrent", 2),
+    ("window", 1),
+    ("recurrent", 3),
 )
 """How the default stream mixes its families (conformance/families.py): slots of the
 stream's first byte, out of 32, dense networks first. Dense (version 1) networks keep
@@ -45,7 +45,10 @@ need a rare dense case. The version 2 families share the rest (37.5%) so that ea
 layer type's option that a bug needs (overlapping max-pool windows, an lstm over two
 steps or more, a spatial batchnorm) comes within a few dozen cases, while the
 stream's cost per case stays within twice the dense stream's (docs/strategies-audit.md
-gives every share)."""
+gives every share). Recurrent networks take three slots, window classifiers one: over
+seeds 0-19 of the mutation self-test, a bug that needs an rnn returning its last state
+after two steps or more took up to 396 of the 400 default cases with two slots each,
+while the embedding bugs took at most 69."""
 
 DEFAULT_SEED = 0
 """The seed of the case stream: a run is reproducible unless a seed is asked for."""

@@ -270,6 +270,9 @@ class _Pool:
         return spec
 
 
+POOL_KINDS = ("maxpool2d", "maxpool2d", "avgpool2d")
+"""The poolings a CNN draws from (after none, byte 0)."""
+
 POOL_WINDOWS = ("side by side", "overlapping", "overlapping", "strided")
 """How a pooling's windows lie: side by side (the default stride, = kernel), overlapping
 (stride = kernel - 1, where an entry can be the largest of two windows and a
@@ -560,7 +563,10 @@ def _cnn(choices: Choices, space: LayerSpace) -> Blueprint:
     extra = (choices.integer(0, MAX_EXTRA + 2), choices.integer(0, MAX_EXTRA + 2))
     first, second = _Conv.read(choices, space), _Conv.read(choices, space)
     two = choices.pick((False, True))
-    pools = (None, *(kind for kind in ("maxpool2d", "avgpool2d") if space.allows(kind)))
+    # max-pooling twice as often as average pooling: its backward pass routes each gradient
+    # to one entry, where the classic bugs are (to every entry; overwritten where windows
+    # overlap, which needs the largest entry of two windows to be the same)
+    pools = (None, *(kind for kind in POOL_KINDS if space.allows(kind)))
     pool = _Pool.read(choices, pools)
     norm = choices.pick((False, True)) and space.allows("batchnorm")
     eps = choices.pick(EPS_VALUES)
