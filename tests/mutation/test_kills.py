@@ -1,4 +1,5 @@
-"""The harness kills every mutant of the catalogue, and impl passes the same cases.
+"""The harness kills every mutant of both catalogues (dense networks and the version 2
+layer types) on check's default stream, and impl passes the same cases.
 
 ``python -m conformance mutants`` as the test suite can afford it: the default budget
 at three seeds (a kill must not hang on one lucky stream), against PyTorch alone and
@@ -15,7 +16,8 @@ import pytest
 from conformance.backends import CallableBackend, resolve_backend, select_references
 from conformance.harness import run_check
 from conformance.mutation.catalogue import CATALOGUE, MUTANTS
-from conformance.mutation.hunt import DEFAULT_CASES, KILLED, HuntSettings, hunt
+from conformance.mutation.hunt import DEFAULT_CASES, KILLED, NAMED_MUTANTS, HuntSettings, hunt
+from conformance.mutation.layer_catalogue import V2_CATALOGUE
 from conformance.report import exit_code
 
 BUDGET = DEFAULT_CASES
@@ -39,9 +41,9 @@ def test_impl_passes_the_same_cases_with_no_false_alarm(seed, torch_reference):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("name", [mutant.name for mutant in CATALOGUE])
+@pytest.mark.parametrize("name", [mutant.name for mutant in (*CATALOGUE, *V2_CATALOGUE)])
 def test_mutant_is_killed(name, seed, torch_reference):
-    mutant = MUTANTS[name]
+    mutant = NAMED_MUTANTS[name]
     row = hunt(mutant, torch_reference, HuntSettings(cases=BUDGET, seed=seed, shrink=False))
     assert row.status == KILLED, (
         f"{name} ({mutant.description}) {row.status} in {BUDGET} cases at seed {seed}: {row.notes}"
