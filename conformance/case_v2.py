@@ -543,16 +543,9 @@ def _describe_layer(layer: Mapping[str, Any]) -> str:
     return text
 
 
-def describe_v2(case: Mapping[str, Any]) -> str:
-    """One line: ``ids (3,) -> embedding 5x2 -> dense 4 tanh -> dense 2 | hinge (sum) | ...``."""
+def describe_layers_v2(case: Mapping[str, Any]) -> list[str]:
+    """The input and each layer in a few words: ``ids (3,)``, ``embedding 5x2``,
+    ``dense 4 tanh``, ``conv2d 2ch 3x3/2x2 pad 1x1 relu``, ``residual[...]``."""
     shape = tuple(case["inputs"].shape[1:])
     first = "ids " if case["inputs"].dtype.kind == "i" else ""
-    parts = [first + _shape_text(shape)] + [_describe_layer(layer) for layer in case["layers"]]
-    loss = case["loss"]
-    loss_text = f"{loss['name']} ({loss['reduction']})"
-    if "margin" in loss:
-        loss_text += f" margin {loss['margin']:g}"
-    return (
-        " -> ".join(parts)
-        + f" | {loss_text} | l2 {case['l2']:g} | {case['dtype']} | N={case['inputs'].shape[0]}"
-    )
+    return [first + _shape_text(shape)] + [_describe_layer(layer) for layer in case["layers"]]

@@ -13,7 +13,7 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, case_to_json
-from conformance.case_v2 import describe_v2
+from conformance.case_v2 import describe_layers_v2
 from conformance.harness import (
     AGREE,
     ERROR,
@@ -38,13 +38,14 @@ def describe_architecture(case: Case) -> str:
     """One line: ``3 -> 4 tanh -> 2 softmax | cross_entropy (mean) | l2 0.1 | float32 | N=2``
     (a version 2 case: ``(1, 6, 6) -> conv2d 2ch 3x3 relu -> maxpool2d 2x2 -> ...``)."""
     if is_v2(case):
-        return describe_v2(case)
-    parts = [str(case["layers"][0]["in"])]
-    for layer in case["layers"]:
-        activation = layer["activation"]
-        if "negative_slope" in layer:
-            activation += f"({layer['negative_slope']:g})"
-        parts.append(f"{layer['out']} {activation}")
+        parts = describe_layers_v2(case)
+    else:
+        parts = [str(case["layers"][0]["in"])]
+        for layer in case["layers"]:
+            activation = layer["activation"]
+            if "negative_slope" in layer:
+                activation += f"({layer['negative_slope']:g})"
+            parts.append(f"{layer['out']} {activation}")
     loss = case["loss"]
     loss_text = f"{loss['name']} ({loss['reduction']})"
     if "margin" in loss:
