@@ -499,6 +499,15 @@ def output_shape(layer: Mapping[str, Any], shape: Shape) -> Shape:
     return shape  # normalisation, dropout and residual keep their input's shape
 
 
+def chained_output_shape(specs: Sequence[Any], inputs: np.ndarray) -> tuple[int, ...]:
+    """The last layer's output shape, batch axis included, for layer specs (as a case
+    file writes them) on ``inputs``: the shape a dot case's upstream must have, known
+    before the case is complete. CaseError as :func:`validate_v2` raises it."""
+    ctx = _Context(np.float64, int(inputs.shape[0]), need_gradient=True)
+    _, shape = _layers(list(specs), tuple(inputs.shape[1:]), "layers", ctx, "the inputs")
+    return (int(inputs.shape[0]), *shape)
+
+
 def shapes_through(case: Mapping[str, Any]) -> list[Shape]:
     """The input shape of a validated case and each top-level layer's output shape."""
     shape: Shape = tuple(case["inputs"].shape[1:])

@@ -6,12 +6,9 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from conformance import exit_codes
-from conformance.backends import CallableBackend, parse_names, select_references
+from conformance.backends import parse_names, select_references
 from conformance.calls import Tested
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of
@@ -25,6 +22,7 @@ from conformance.golden import (
     GOLDEN_DIR,
     GoldenError,
     add_to_suite,
+    golden_backend,
     orphan_goldens,
     read_golden,
     suite_entries,
@@ -33,7 +31,6 @@ from conformance.golden import (
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case
 from conformance.outputs import check_output_folder
 from conformance.text import printable
-from conformance.tree import map_arrays
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
 from references.base import Backend
@@ -78,21 +75,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_report_options(parser)
     add_case_limit_option(parser)
     parser.set_defaults(run=run)
-
-
-def _golden_backend(golden: dict[str, Any], case: Case) -> CallableBackend:
-    dtype = np.dtype(case["dtype"])
-
-    def stored(_case: Any) -> dict[str, Any]:
-        input_grad = golden["input_grad"]
-        return {
-            "loss": golden["loss"].astype(dtype),
-            "outputs": golden["outputs"].astype(dtype),
-            "grads": map_arrays(lambda array: array.astype(dtype), golden["grads"]),
-            "input_grad": None if input_grad is None else input_grad.astype(dtype),
-        }
-
-    return CallableBackend("golden", stored)
 
 
 def _write_verified(
@@ -199,7 +181,7 @@ def _run(
                     golden_errors.append(str(error))
                     print(f"{printable(entry.name)}: golden error")
                     continue
-                outcome = check_case(case, tested, [*references, _golden_backend(golden, case)])
+                outcome = check_case(case, tested, [*references, golden_backend(golden, case)])
                 status = outcome.status
             run_record.outcomes.append(outcome)
             run_record.seconds += outcome.seconds
