@@ -480,6 +480,19 @@ def validate_v2(raw: Mapping[str, Any], *, dtype_name: str, need_gradient: bool)
     return case
 
 
+def validate_layers(
+    specs: Any, input_shape: Sequence[int], *, batch_size: int, dtype_name: str = "float64"
+) -> tuple[list[dict[str, Any]], Shape]:
+    """The layers of an architecture normalised as :func:`validate_v2` normalises a case's,
+    checked to chain from inputs of ``input_shape`` (no batch axis), and the last layer's
+    output shape; or CaseError. For building a case around an architecture
+    (:func:`conformance.generators.fill_layered_case`): the targets' shape follows."""
+    if not isinstance(specs, list) or not specs:
+        raise CaseError("expected a non-empty list of layers", field="layers")
+    ctx = _Context(np.dtype(dtype_name).type, batch_size, need_gradient=True)
+    return _layers(specs, tuple(input_shape), "layers", ctx, "the inputs")
+
+
 def output_shape(layer: Mapping[str, Any], shape: Shape) -> Shape:
     """The output shape of a validated layer for an input of ``shape`` (no batch axis)."""
     layer_type = layer["type"]

@@ -1,4 +1,4 @@
-"""``bench``: every performance goal of issue 9 measured side by side, as ratios in one run.
+"""``bench``: every performance goal measured side by side, as ratios in one run.
 
 The measurements (:mod:`conformance.bench.measure`) run with BLAS and OpenMP threads pinned:
 the variables must be set before numpy or torch is loaded, and this process has loaded
@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench",
         help="measure impl, the harness and the references against torch, gradcheck and jax",
         description="Measure each performance goal as a ratio against its peer in one run on "
-        "this machine: impl against torch autograd (tiny and large networks), check against "
+        "this machine: impl against torch autograd (tiny and large dense networks, a small "
+        "CNN and an LSTM classifier), check against "
         "torch.autograd.gradcheck (fast_mode and default) on the same cases, the JAX backend "
         "on repeated and random architectures, and a 10-million-parameter case's time and "
         "peak memory. Prints a table (or JSON) and writes bench.json, bench.md and bench.png "

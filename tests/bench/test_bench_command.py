@@ -52,12 +52,25 @@ def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
     names = [row["name"] for row in report["rows"]]
     assert any("batch 4, width 8, depth 2, float64" in name for name in names)
     assert any("batch 256, width 512, depth 4, float32" in name for name in names)
+    assert "impl vs torch autograd (small CNN, batch 8, float32)" in names
+    assert "impl vs torch autograd (LSTM classifier, batch 16, float32)" in names
     assert any("gradcheck fast_mode" in name for name in names)
     assert any("gradcheck default" in name for name in names)
     assert any(name.startswith("scale:") for name in names)
     for row in report["rows"]:
         assert row["ratio"] > 0 and np.isfinite(row["ratio"])
         assert row["met"] == (None if row["goal"] is None else row["ratio"] >= row["goal"])
+    networks = report["details"]["impl_networks"]
+    assert [network["case"] for network in networks] == [
+        "(1, 28, 28) -> conv2d 8ch 3x3 relu -> maxpool2d 2x2 -> conv2d 16ch 3x3 relu -> "
+        "maxpool2d 2x2 -> flatten -> dense 10 | softmax_cross_entropy (mean) | l2 0 | float32 "
+        "| N=8",
+        "(20, 32) -> lstm 64 last -> dense 10 | softmax_cross_entropy (mean) | l2 0 | float32 "
+        "| N=16",
+    ]
+    for row in report["rows"]:
+        if "small CNN" in row["name"] or "LSTM classifier" in row["name"]:
+            assert row["goal"] == pytest.approx(1 / 3) and row["goal_text"].startswith("within 3x")
     harness = report["details"]["harness"]
     assert harness["cases"] == bench.QUICK.harness_cases
     assert set(harness["median_wall_seconds"]) == {"check", "fast", "default"}
