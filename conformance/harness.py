@@ -34,12 +34,13 @@ from conformance.calls import (
     UNSUPPORTED,
     InProcess,
     Tested,
+    describe_exception,
     private_copy,
 )
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
 from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
-from conformance.result import ResultError, checked_result, describe_exception
+from conformance.result import ResultError, checked_result
 from conformance.text import printable
 from conformance.tolerances import kind_for
 from conformance.tree import Path, arrays_of, is_v2, layer_labels

@@ -9,9 +9,6 @@ input from the user (exit code 2), so :class:`ResultError` is not a ``BadInput``
 
 from __future__ import annotations
 
-import os
-import sysconfig
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -185,37 +182,6 @@ def checked_result(raw: Any, case: Case, backend: str) -> dict[str, Any]:
     if problems:
         raise ResultError(problems[0])
     return result
-
-
-_LIBRARY_FOLDERS = tuple(
-    os.path.realpath(folder)
-    for folder in {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
-)
-_HARNESS_FOLDER = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
-
-
-def describe_exception(error: BaseException) -> str:
-    """``"ValueError: shapes do not align (at mypackage/mlp.py:42, in gradients)"``: the
-    exception's type and message and where it was raised in the caller's code.
-
-    The place is the innermost frame outside this package and outside the standard
-    library and installed packages (numpy's frame says little); failing that, the
-    innermost frame outside this package."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not os.path.realpath(frame.filename).startswith(_HARNESS_FOLDER + os.sep)
-    ]
-    own = [
-        frame
-        for frame in frames
-        if not os.path.realpath(frame.filename).startswith(_LIBRARY_FOLDERS)
-    ]
-    chosen = (own or frames)[-1:] if frames else []
-    for frame in chosen:
-        text += f" (at {frame.filename}:{frame.lineno}, in {frame.name})"
-    return text
 
 
 def result_to_json(result: Mapping[str, Any]) -> dict[str, Any]:
