@@ -84,12 +84,11 @@ class CaseOutcome:
         places (the usual case: the implementation is wrong), the entries are listed
         once, under the first reference, and the others get one line each."""
         lines = [printable(self.verdict)] if self.verdict else []
-        listed: set[tuple[str, ...]] = set()
+        listed: list[Comparison] = []
         for comparison in self.comparisons + self.cross_checks:
             if comparison.agrees:
                 continue
-            places = tuple(entry.place for entry in comparison.mismatches)
-            if places in listed:
+            if any(comparison.same_entries_as(earlier) for earlier in listed):
                 worst = comparison.mismatches[0]
                 lines.append(
                     f"{comparison.tested_name} vs {comparison.reference_name}: the same "
@@ -97,7 +96,7 @@ class CaseOutcome:
                     f"{worst.reference:.10g} at {worst.place})"
                 )
             else:
-                listed.add(places)
+                listed.append(comparison)
                 lines.append(comparison.summary())
         for backend, reason in self.not_comparable.items():
             lines.append(f"{backend}: not comparable here ({printable(reason)})")
