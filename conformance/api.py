@@ -10,16 +10,24 @@ from conformance import bind_own_packages
 
 bind_own_packages()  # before references and impl are imported (see conformance/__init__.py)
 
+from conformance import exit_codes  # noqa: E402
 from conformance.backends import BackendError, CallableBackend, select_references  # noqa: E402
 from conformance.calls import InProcess, Tested  # noqa: E402
+from conformance.coverage import advice_lines, too_few_lines, unsupported_lines  # noqa: E402
 from conformance.defaults import (  # noqa: E402
     DEFAULT_CASES,
+    DEFAULT_MIN_COMPARED,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
 )
-from conformance.harness import CheckRun, run_check  # noqa: E402
-from conformance.report import describe_architecture, exit_code, summary_table  # noqa: E402
+from conformance.harness import AGREE, UNSUPPORTED, CheckRun, run_check  # noqa: E402
+from conformance.report import (  # noqa: E402
+    describe_architecture,
+    exit_code,
+    failure_of,
+    summary_table,
+)
 from conformance.worker import Worker  # noqa: E402
 from contract import DTYPES  # noqa: E402
 
@@ -92,6 +100,7 @@ def check(
     strategy: Any = None,
     shrink: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    min_compared: float = DEFAULT_MIN_COMPARED,
 ) -> CheckRun:
     """Check ``implementation`` (a callable or ``"module:callable"``) on random cases.
 
@@ -100,12 +109,16 @@ def check(
     ``run.skipped_references``) unless named in ``require``. ``timeout`` is the time
     limit per case in seconds (0: none), enforced when the implementation runs in a
     worker process (see :func:`tested_implementation`; ``run.isolation`` says where it
-    ran).
+    ran). The run fails unless at least ``min_compared`` (a share from 0 to 1) of its
+    cases were compared: the rest are cases the implementation declines or no reference
+    can judge (:func:`conformance.report.failure_of` says why a run fails).
     """
     from conformance.strategies import cases as case_strategy
 
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
+    if not 0 <= min_compared <= 1:
+        raise ValueError(f"min_compared must be a share from 0 to 1, not {min_compared!r}")
     tested = tested_implementation(implementation, timeout=timeout)
     try:
         names = against if isinstance(against, str) else ",".join(against or ())
@@ -118,6 +131,7 @@ def check(
             strategy=strategy if strategy is not None else case_strategy(dtypes=dtypes),
             shrink=shrink,
             skipped_references=skipped,
+            min_compared=min_compared,
         )
     finally:
         tested.close()
@@ -135,14 +149,43 @@ def assert_conforms(implementation: Implementation, **options: Any) -> CheckRun:
     if exit_code(run) != 0:
         if run.interrupted:
             raise KeyboardInterrupt
-        if run.failure is not None:
-            detail = (
-                f"{run.failure.verdict}\nminimal case: {describe_architecture(run.failure.case)}\n"
-                + "\n".join(run.failure.describe().splitlines()[1:])
-            )
-        else:
-            detail = "no case could be compared (every case was unsupported or not comparable)"
-        raise AssertionError(
-            f"gradient conformance failed (seed {run.seed}):\n{detail}\n\n{summary_table(run)}"
-        )
+        raise AssertionError(failure_message(run))
     return run
+
+
+def failure_message(run: CheckRun) -> str:
+    """Why ``run`` failed, for an AssertionError: the shrunk failure localised, or how
+    few cases were compared and how to narrow the cases (as keyword arguments)."""
+    failure = failure_of(run)
+    reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+    if run.failure is not None:
+        detail = [
+            run.failure.verdict,
+            f"minimal case: {describe_architecture(run.failure.case)}",
+            *run.failure.describe().splitlines()[1:],
+        ]
+    elif failure == exit_codes.TOO_FEW_COMPARED:
+        detail = too_few_lines(
+            compared=run.count(AGREE),
+            checked=run.checked,
+            min_compared=run.min_compared,
+            reasons=reasons,
+            keywords=True,
+        )
+    else:
+        detail = ["no case could be compared (every case was unsupported or not comparable)"]
+        if reasons:
+            detail += ["  narrow the cases to what the implementation supports:"]
+            detail += ["    " + line for line in advice_lines(reasons, keywords=True)]
+    reasons_text = unsupported_lines(reasons, run.checked)
+    return "\n".join(
+        [
+            f"gradient conformance failed (seed {run.seed}): {exit_codes.FAILURES[failure]}"
+            if failure
+            else f"gradient conformance failed (seed {run.seed})",
+            *detail,
+            "",
+            summary_table(run),
+            *reasons_text,
+        ]
+    )

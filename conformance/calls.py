@@ -38,6 +38,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from conformance.exit_codes import BROKE_CONTRACT, CRASHED
+
 Case = dict[str, Any]
 
 OK = "ok"
@@ -57,7 +59,8 @@ class Call:
     """What one call of the implementation under test gave.
 
     ``status`` is OK (``result`` holds what it returned), UNSUPPORTED or ERROR
-    (``problem`` says why, in words). ``preceding`` holds the cases handed to the same
+    (``problem`` says why, in words; ``kind`` is CRASHED or BROKE_CONTRACT, from
+    :mod:`conformance.exit_codes`). ``preceding`` holds the cases handed to the same
     process before this one (at most HISTORY_LIMIT, oldest first)."""
 
     status: str
@@ -65,6 +68,7 @@ class Call:
     problem: str = ""
     timed_out: bool = False
     preceding: tuple[Case, ...] = ()
+    kind: str = CRASHED
 
 
 class Tested(Protocol):
@@ -283,6 +287,7 @@ def call_guarded(function: Callable[[Case], Any], case: Mapping[str, Any]) -> Ca
     if changed:
         call = Call(
             ERROR,
+            kind=BROKE_CONTRACT,
             problem="it changed its case: "
             + ", ".join(f"{place} changed" for place in changed)
             + f" (the arrays it is handed are read-only; {RULE_OF_THE_CASE}, rule 3)",

@@ -25,3 +25,25 @@ DESCRIPTIONS = {
     MISSING_BACKEND: "a required backend is not installed",
     INTERRUPTED: "interrupted before the run ended (its reports are marked incomplete)",
 }
+
+# Why a run failed (exit code 1): the last line of check, replay and regress says which,
+# so that a crash or a broken contract is never reported as a mismatch.
+MISMATCH_FOUND = "mismatch"
+CRASHED = "crash"
+BROKE_CONTRACT = "contract"
+REFERENCE_FAILED = "reference"
+NOTHING_COMPARED = "nothing compared"
+TOO_FEW_COMPARED = "too few compared"
+
+FAILURES = {
+    MISMATCH_FOUND: "a mismatch was found: the implementation's result differs from the "
+    "references'",
+    CRASHED: "the implementation crashed: it raised, exited, died or timed out instead of "
+    "returning a result",
+    BROKE_CONTRACT: "the implementation broke the contract: a result of the wrong form "
+    "(keys, shapes, dtype), a changed case, or a result that is not a function of its case",
+    REFERENCE_FAILED: "a reference failed on a valid case",
+    NOTHING_COMPARED: "no case could be compared",
+    TOO_FEW_COMPARED: "too few cases were compared to call the run a pass",
+}
+"""Each reason for exit code 1, as the last line of a run states it."""

@@ -39,7 +39,8 @@ from conformance.calls import (
 )
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
-from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
+from conformance.defaults import DEFAULT_CASES, DEFAULT_MIN_COMPARED, DEFAULT_SEED
+from conformance.exit_codes import BROKE_CONTRACT, MISMATCH_FOUND, REFERENCE_FAILED
 from conformance.result import ResultError, checked_result
 from conformance.text import printable
 from conformance.tolerances import kind_for
@@ -72,6 +73,8 @@ class CaseOutcome:
     tested_result: dict[str, Any] | None = None  # what was compared (normalised), if anything
     timed_out: bool = False  # the tested implementation got no result within its time limit
     preceding: tuple[Case, ...] = ()  # cases its process was handed before this one (failures)
+    failure_kind: str = ""  # a failure's kind: a key of exit_codes.FAILURES
+    unsupported_reason: str = ""  # an unsupported case: why, in the implementation's words
 
     @property
     def failed(self) -> bool:
@@ -211,14 +214,14 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
     call = receive()
     if call.status == UNSUPPORTED:
         verdict = f"{tested.name}: unsupported ({call.problem})"
-        return CaseOutcome(case, UNSUPPORTED, verdict=verdict)
+        return CaseOutcome(case, UNSUPPORTED, verdict=verdict, unsupported_reason=call.problem)
     tested_result: dict[str, Any] = {}
-    problem = call.problem
+    problem, kind = call.problem, call.kind
     if call.status == OK:
         try:
             tested_result = checked_result(call.result, case, tested.name)
         except ResultError as error:
-            problem = str(error)
+            problem, kind = str(error), BROKE_CONTRACT
     if call.status != OK or problem:
         return CaseOutcome(
             case,
@@ -226,6 +229,7 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
             verdict=f"{tested.name} failed: {problem}",
             timed_out=call.timed_out,
             preceding=call.preceding,
+            failure_kind=kind,
         )
 
     outcome = CaseOutcome(case, AGREE, tested_result=tested_result, preceding=call.preceding)
@@ -275,6 +279,10 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
                 )
             )
     outcome.status, outcome.verdict = _verdict(tested.name, outcome, crashed)
+    if outcome.status == ERROR:
+        outcome.failure_kind = REFERENCE_FAILED
+    elif outcome.status == MISMATCH:
+        outcome.failure_kind = MISMATCH_FOUND
     return outcome
 
 
@@ -336,6 +344,9 @@ class CheckRun:
     # failure in a fresh process (None: not checked).
     replay_cases: list[Case] = field(default_factory=list)
     reproduces: bool | None = None
+    # The least share of the checked cases that must be compared for the run to pass
+    # (0 for replay and regress, whose cases are chosen, not drawn).
+    min_compared: float = 0.0
 
     @property
     def checked(self) -> int:
@@ -374,6 +385,7 @@ def run_check(
     max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
     skipped_references: Mapping[str, str] | None = None,
     shard: tuple[int, int] = (1, 1),
+    min_compared: float = DEFAULT_MIN_COMPARED,
 ) -> CheckRun:
     """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
 
@@ -387,6 +399,9 @@ def run_check(
 
     ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
     stream, so that n machines with the same seed cover one run between them.
+
+    The run fails unless at least ``min_compared`` of its cases were compared
+    (:func:`conformance.report.failure_of`).
     """
     shard_index, shard_count = shard
     if not 1 <= shard_index <= shard_count:
@@ -407,6 +422,7 @@ def run_check(
         skipped_references=dict(skipped_references or {}),
         shard=shard,
         isolation=implementation.isolation,
+        min_compared=min_compared,
     )
     shrink_started: list[float] = []
     drawn = [0]

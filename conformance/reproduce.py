@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from conformance.calls import ERROR, RULE_OF_THE_CASE, Tested, case_arrays
 from conformance.case import Case
+from conformance.exit_codes import BROKE_CONTRACT
 from conformance.harness import CaseOutcome, CheckRun, check_case
 from references.base import Backend
 
@@ -106,6 +107,7 @@ def confirm_failure(run: CheckRun, tested: Tested, references: Sequence[Backend]
     run.failure = dataclasses.replace(
         failure,
         status=ERROR,
+        failure_kind=BROKE_CONTRACT,
         verdict=f"{run.tested} is not a function of its case (stateful or nondeterministic): "
         f"this case gave {failure.status} in the run ({failure.verdict}); {told}; {found} "
         f"({RULE_OF_THE_CASE}, rule 2)",

@@ -30,3 +30,24 @@ def xml_text(text: object) -> str:
     """``text`` safe for XML 1.0 (attribute or element text) and for a CI log: as
     :func:`printable`, keeping newlines and tabs, which XML allows."""
     return printable(text, keep="\n\t")
+
+
+TERMINAL_WIDTH = 99
+"""What a line the tool prints fits in: a terminal of 100 columns (a CI log's too)."""
+
+
+def wrapped(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
+    """``line`` cut at spaces into lines of at most ``width`` characters (a word longer
+    than that stays whole), the continuation lines indented two more than the first."""
+    import textwrap
+
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    return textwrap.wrap(
+        line,
+        width=width,
+        initial_indent="",
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    ) or [line]

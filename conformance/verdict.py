@@ -23,8 +23,9 @@ from typing import TextIO
 
 from conformance import exit_codes
 from conformance.case import case_to_json, save_case_unique
+from conformance.coverage import advice_lines, too_few_lines, unsupported_lines
 from conformance.errors import BadInput
-from conformance.harness import CheckRun
+from conformance.harness import AGREE, UNSUPPORTED, CheckRun
 from conformance.outputs import (
     check_output_file,
     check_output_folder,
@@ -35,6 +36,7 @@ from conformance.report import (
     describe_architecture,
     dump_json,
     exit_code,
+    failure_of,
     in_progress_json,
     in_progress_junit_xml,
     is_json_report,
@@ -44,7 +46,7 @@ from conformance.report import (
     summary_table,
     write_report,
 )
-from conformance.text import printable
+from conformance.text import printable, wrapped
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,8 @@ def conclude(
     golden-file errors), so that what is printed and recorded is what is returned."""
     stream = out if out is not None else sys.stdout
 
-    def say(text: str = "") -> None:
-        print(text, file=stream)
+    def say(*lines: str) -> None:
+        print("\n".join(lines), file=stream)
 
     failure_file = replay = None
     case_files: list[str] = []
@@ -196,12 +198,38 @@ def conclude(
         write_failed |= not _write(outputs.junit_xml, junit_xml(run), "JUnit XML", say)
     if write_failed and code == exit_codes.OK:
         code = exit_codes.BAD_INPUT  # an output the user asked for is missing: never a pass
+    reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+    if reasons:
+        say()
+    for line in unsupported_lines(reasons, run.checked):
+        say(line)
+    failure = failure_of(run)
+    drawn = run.seed >= 0  # a check draws its cases (replay and regress are given theirs)
     if run.interrupted:
         say("interrupted: the run did not finish; the counts above are the cases checked so far")
-    elif code == exit_codes.MISMATCH and run.failure is None:
+    elif failure == exit_codes.TOO_FEW_COMPARED:
+        for line in too_few_lines(
+            compared=run.count(AGREE),
+            checked=run.checked,
+            min_compared=run.min_compared,
+            reasons=reasons,
+        ):
+            say(*wrapped(line))
+    elif failure == exit_codes.NOTHING_COMPARED:
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
-    say(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
+        if reasons and drawn:
+            say("  narrow the cases to what the implementation supports:")
+            for line in advice_lines(reasons):
+                say(*wrapped("    " + line))
+    say(f"exit code {code}: {verdict_text(code, failure)}")
     return code
+
+
+def verdict_text(code: int, failure: str | None) -> str:
+    """What an exit code means for this run: for exit code 1, why the run failed."""
+    if code == exit_codes.MISMATCH and failure is not None:
+        return exit_codes.FAILURES[failure]
+    return exit_codes.DESCRIPTIONS[code]
 
 
 def _write(path: str, text: str, label: str, say: Callable[[str], None]) -> bool:

@@ -13,6 +13,7 @@ from conformance.cli.options import (
     add_report_options,
     positive_int,
     shard,
+    share,
 )
 from conformance.cli.options import seed as seed_option
 from conformance.defaults import (
@@ -21,6 +22,7 @@ from conformance.defaults import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_WIDTH,
+    DEFAULT_MIN_COMPARED,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
@@ -103,6 +105,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-shrink", action="store_true", help="report the first failure as found"
     )
     parser.add_argument(
+        "--min-compared",
+        type=share,
+        default=DEFAULT_MIN_COMPARED,
+        metavar="SHARE",
+        help=f"the least share of the cases that must be compared for a pass (default "
+        f"{DEFAULT_MIN_COMPARED:g}; e.g. 0.9 or 90%%); the others are those the implementation "
+        "declines (NotImplementedError) or no reference can judge",
+    )
+    parser.add_argument(
         "--shard",
         type=shard,
         default=(1, 1),
@@ -159,8 +170,10 @@ CASE_STREAM_OPTIONS = (
     "max_batch",
     "impl",
     "against",
+    "min_compared",
 )
-"""The options that decide which cases a run draws: shards must agree on all of them."""
+"""The options that decide which cases a run draws and how they are judged: shards must
+agree on all of them."""
 
 
 def run_options(args: argparse.Namespace) -> dict[str, object]:
@@ -221,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
                 shrink=not args.no_shrink,
                 skipped_references=skipped,
                 shard=args.shard,
+                min_compared=args.min_compared,
             )
         except Unsatisfiable:
             print(

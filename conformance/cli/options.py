@@ -59,6 +59,23 @@ def non_negative_float(text: str) -> float:
 BYTE_UNITS = {"": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30}
 
 
+def share(text: str) -> float:
+    """A share between 0 and 1 (0.5), or a percentage (50%)."""
+    stripped = text.strip()
+    scale = 100.0 if stripped.endswith("%") else 1.0
+    try:
+        value = float(stripped.rstrip("%")) / scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share such as 0.5 or 50%, found {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a share from 0 to 1 (0% to 100%), found {text!r}"
+        )
+    return value
+
+
 def byte_count(text: str) -> int:
     """A size in bytes: a whole number, optionally with K/KiB, M/MiB or G/GiB (powers of 1024)."""
     stripped = text.strip().lower()
