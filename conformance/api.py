@@ -28,6 +28,7 @@ from conformance.report import (  # noqa: E402
     failure_of,
     summary_table,
 )
+from conformance.result import SKIPPABLE  # noqa: E402
 from conformance.worker import Worker  # noqa: E402
 from contract import DTYPES  # noqa: E402
 
@@ -101,6 +102,7 @@ def check(
     shrink: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     min_compared: float = DEFAULT_MIN_COMPARED,
+    skip: Sequence[str] = (),
 ) -> CheckRun:
     """Check ``implementation`` (a callable or ``"module:callable"``) on random cases.
 
@@ -111,7 +113,9 @@ def check(
     worker process (see :func:`tested_implementation`; ``run.isolation`` says where it
     ran). The run fails unless at least ``min_compared`` (a share from 0 to 1) of its
     cases were compared: the rest are cases the implementation declines or no reference
-    can judge (:func:`conformance.report.failure_of` says why a run fails).
+    can judge (:func:`conformance.report.failure_of` says why a run fails). ``skip``
+    names quantities not to check (some of ``"loss"``, ``"outputs"``, ``"input_grad"``),
+    for an implementation that does not compute them.
     """
     from conformance.strategies import cases as case_strategy
 
@@ -119,6 +123,11 @@ def check(
         raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
     if not 0 <= min_compared <= 1:
         raise ValueError(f"min_compared must be a share from 0 to 1, not {min_compared!r}")
+    unknown = [name for name in skip if name not in SKIPPABLE]
+    if isinstance(skip, str) or unknown:
+        raise ValueError(
+            f"skip must be a list of some of {', '.join(SKIPPABLE)}, not {skip!r}"
+        )
     tested = tested_implementation(implementation, timeout=timeout)
     try:
         names = against if isinstance(against, str) else ",".join(against or ())
@@ -132,6 +141,7 @@ def check(
             shrink=shrink,
             skipped_references=skipped,
             min_compared=min_compared,
+            skip=tuple(skip),
         )
     finally:
         tested.close()

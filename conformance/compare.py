@@ -164,8 +164,9 @@ def _quantities(
 ) -> Iterator[tuple[str, LayerKey, int | LayerRef | None, np.ndarray]]:
     """(quantity, key, where, array) of every array of a normalised result; ``labels``
     (a version 2 case's layer labels by path) make the keys paths."""
-    yield "loss", None, None, np.asarray(result["loss"])
-    yield "outputs", None, None, np.asarray(result["outputs"])
+    for quantity in ("loss", "outputs"):
+        if result[quantity] is not None:  # None: not checked (--skip)
+            yield quantity, None, None, np.asarray(result[quantity])
     if labels is None:
         for layer, grad in enumerate(result["grads"]):
             yield "W", layer, layer, np.asarray(grad["W"])

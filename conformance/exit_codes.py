@@ -36,14 +36,11 @@ NOTHING_COMPARED = "nothing compared"
 TOO_FEW_COMPARED = "too few compared"
 
 FAILURES = {
-    MISMATCH_FOUND: "a mismatch was found: the implementation's result differs from the "
-    "references'",
-    CRASHED: "the implementation crashed: it raised, exited, died or timed out instead of "
-    "returning a result",
-    BROKE_CONTRACT: "the implementation broke the contract: a result of the wrong form "
-    "(keys, shapes, dtype), a changed case, or a result that is not a function of its case",
+    MISMATCH_FOUND: "a mismatch was found",
+    CRASHED: "the implementation crashed (it raised, exited, died or timed out)",
+    BROKE_CONTRACT: "the implementation broke the contract of docs/contract.md (see FAILED)",
     REFERENCE_FAILED: "a reference failed on a valid case",
     NOTHING_COMPARED: "no case could be compared",
-    TOO_FEW_COMPARED: "too few cases were compared to call the run a pass",
+    TOO_FEW_COMPARED: "too few cases were compared to call it a pass",
 }
 """Each reason for exit code 1, as the last line of a run states it."""

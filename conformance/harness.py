@@ -129,9 +129,9 @@ def _non_finite(result: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
+def _run_backend(backend: Backend, case: Case, skip: Sequence[str] = ()) -> tuple[str, Any]:
     """('ok', the normalised result and its provenance) or (status, reason) for a
-    backend on a case."""
+    backend on a case, the quantities in ``skip`` left out."""
     try:
         evaluation = backend.evaluate(private_copy(case))
         raw = evaluation.result
@@ -142,7 +142,8 @@ def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
     except Exception as error:  # noqa: BLE001 - any crash on a valid case is reported
         return ERROR, describe_exception(error)
     try:
-        return "ok", Evaluation(checked_result(raw, case, backend.name), evaluation.provenance)
+        result = checked_result(raw, case, backend.name, skip)
+        return "ok", Evaluation(result, evaluation.provenance)
     except ResultError as error:
         return ERROR, str(error)
 
@@ -182,9 +183,11 @@ def run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
     return _run_backend(backend, case)
 
 
-def _run_references(case: Case, references: Sequence[Backend]) -> list[tuple[str, Any]]:
+def _run_references(
+    case: Case, references: Sequence[Backend], skip: Sequence[str]
+) -> list[tuple[str, Any]]:
     """Each reference's (status, evaluation or reason), in order."""
-    return [_run_backend(reference, case) for reference in references]
+    return [_run_backend(reference, case, skip) for reference in references]
 
 
 def as_tested(tested: Backend | Tested) -> Tested:
@@ -195,22 +198,32 @@ def as_tested(tested: Backend | Tested) -> Tested:
     return InProcess(tested, reason="given as a backend object")
 
 
-def check_case(case: Case, tested: Backend | Tested, references: Sequence[Backend]) -> CaseOutcome:
-    """Run ``case`` through ``tested`` and every reference; compare; give a verdict."""
+def check_case(
+    case: Case,
+    tested: Backend | Tested,
+    references: Sequence[Backend],
+    *,
+    skip: Sequence[str] = (),
+) -> CaseOutcome:
+    """Run ``case`` through ``tested`` and every reference; compare; give a verdict.
+    The quantities in ``skip`` (:data:`conformance.result.SKIPPABLE`) are not checked:
+    the tested result may leave them out."""
     started = time.perf_counter()
-    outcome = _check_case(case, as_tested(tested), references)
+    outcome = _check_case(case, as_tested(tested), references, skip)
     outcome.seconds = time.perf_counter() - started
     if not outcome.failed:
         outcome.preceding = ()  # kept for failures only, which may need what came before
     return outcome
 
 
-def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> CaseOutcome:
+def _check_case(
+    case: Case, tested: Tested, references: Sequence[Backend], skip: Sequence[str]
+) -> CaseOutcome:
     dtype = case["dtype"]
     # A worker computes the case while the references do here (two cores, and the pipe's
     # latency hidden); their results are kept only if the tested call gives a result.
     receive = tested.submit(case)
-    reference_runs = _run_references(case, references)
+    reference_runs = _run_references(case, references, skip)
     call = receive()
     if call.status == UNSUPPORTED:
         verdict = f"{tested.name}: unsupported ({call.problem})"
@@ -219,7 +232,7 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
     problem, kind = call.problem, call.kind
     if call.status == OK:
         try:
-            tested_result = checked_result(call.result, case, tested.name)
+            tested_result = checked_result(call.result, case, tested.name, skip)
         except ResultError as error:
             problem, kind = str(error), BROKE_CONTRACT
     if call.status != OK or problem:
@@ -347,6 +360,7 @@ class CheckRun:
     # The least share of the checked cases that must be compared for the run to pass
     # (0 for replay and regress, whose cases are chosen, not drawn).
     min_compared: float = 0.0
+    skipped_quantities: tuple[str, ...] = ()  # not checked, at the user's request (--skip)
 
     @property
     def checked(self) -> int:
@@ -386,6 +400,7 @@ def run_check(
     skipped_references: Mapping[str, str] | None = None,
     shard: tuple[int, int] = (1, 1),
     min_compared: float = DEFAULT_MIN_COMPARED,
+    skip: Sequence[str] = (),
 ) -> CheckRun:
     """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
 
@@ -401,7 +416,8 @@ def run_check(
     stream, so that n machines with the same seed cover one run between them.
 
     The run fails unless at least ``min_compared`` of its cases were compared
-    (:func:`conformance.report.failure_of`).
+    (:func:`conformance.report.failure_of`). The quantities in ``skip`` are not checked
+    (:func:`check_case`).
     """
     shard_index, shard_count = shard
     if not 1 <= shard_index <= shard_count:
@@ -423,6 +439,7 @@ def run_check(
         shard=shard,
         isolation=implementation.isolation,
         min_compared=min_compared,
+        skipped_quantities=tuple(skip),
     )
     shrink_started: list[float] = []
     drawn = [0]
@@ -432,7 +449,7 @@ def run_check(
             drawn[0] += 1
             if (drawn[0] - 1) % shard_count != shard_index - 1:
                 return  # another shard's case
-        outcome = check_case(case, implementation, references)
+        outcome = check_case(case, implementation, references, skip=skip)
         if run.first_failure is None:
             outcome.index = drawn[0] - 1
             run.outcomes.append(outcome)

@@ -225,6 +225,7 @@ def report_json(
         "exit_code": exit_code(run),
         "failure_kind": None if run.interrupted else failure_of(run),
         "min_compared": run.min_compared,
+        "skipped_quantities": list(run.skipped_quantities),
         "counts": {status: run.count(status) for status in STATUSES},
         "unsupported_reasons": [
             {"reason": reason, "count": count}

@@ -19,6 +19,9 @@ from conformance.case_v2 import shapes_through
 from conformance.tree import Path, arrays_of, is_v2
 
 RESULT_KEYS = ("loss", "outputs", "grads", "input_grad")
+SKIPPABLE = ("loss", "outputs", "input_grad")
+"""The quantities a user may ask not to check (``--skip``), for an implementation that does
+not compute them: never the parameter gradients, which are what is checked."""
 RESULT_SECTION = "see docs/contract.md, section 'Result'"
 DTYPE_SECTION = "see docs/contract.md, section 'Dtype'"
 
@@ -43,8 +46,11 @@ def _as_array(value: Any, shape: tuple[int, ...], where: str, backend: str) -> n
     return array
 
 
-def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
-    """``result`` with every value a float64 numpy array of the contract's shape.
+def normalise_result(
+    result: Any, case: Case, backend: str, skip: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``result`` with every value a float64 numpy array of the contract's shape, and
+    None for the quantities in ``skip`` (SKIPPABLE), which may be missing or anything.
 
     Raises :class:`ResultError` naming the missing key or the wrong shape. Values
     are widened to float64 only for comparison; NaN and inf are kept so that the
@@ -56,10 +62,17 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
             + ", ".join(RESULT_KEYS)
             + f" ({RESULT_SECTION})"
         )
-    missing = [key for key in RESULT_KEYS if key not in result]
+    missing = [key for key in RESULT_KEYS if key not in result and key not in skip]
     if missing:
+        hint = [key for key in missing if key in SKIPPABLE]
         raise ResultError(
-            f"backend {backend!r}: result has no {', '.join(map(repr, missing))} ({RESULT_SECTION})"
+            f"backend {backend!r}: result has no {', '.join(map(repr, missing))} ({RESULT_SECTION}"
+            + (
+                f"; an implementation that does not compute {', '.join(hint)} can be checked "
+                f"without it: --skip {','.join(hint)})"
+                if hint
+                else ")"
+            )
         )
     count = case["inputs"].shape[0]
     grads = _normal_grads(result["grads"], case["layers"], case["params"], "grads", backend)
@@ -68,18 +81,19 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
     else:
         outputs_shape = (count, case["layers"][-1]["out"])
     token_ids = case["inputs"].dtype.kind == "i"
-    if token_ids and result["input_grad"] is not None:
+    if token_ids and result.get("input_grad") is not None and "input_grad" not in skip:
         raise ResultError(
             f"backend {backend!r}: input_grad must be null (None) when the inputs are token "
             f"ids, which have no gradient (see docs/contract-v2.md, section 'Result')"
         )
+    shapes = {"loss": (), "outputs": outputs_shape, "input_grad": case["inputs"].shape}
     return {
-        "loss": _as_array(result["loss"], (), "loss", backend),
-        "outputs": _as_array(result["outputs"], outputs_shape, "outputs", backend),
-        "grads": grads,
-        "input_grad": None
-        if token_ids
-        else _as_array(result["input_grad"], case["inputs"].shape, "input_grad", backend),
+        key: grads
+        if key == "grads"
+        else None
+        if key in skip or (key == "input_grad" and token_ids)
+        else _as_array(result[key], shapes[key], key, backend)
+        for key in RESULT_KEYS
     }
 
 
@@ -125,15 +139,17 @@ def _normal_grads(
     return normal
 
 
-def dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
-    """Arrays a backend returned in another dtype than the case's (the contract says same).
+def dtype_problems(
+    raw: Mapping[str, Any], case: Case, name: str, skip: Sequence[str] = ()
+) -> list[str]:
+    """Arrays a backend returned in another dtype than the case's (the contract says same),
+    the quantities in ``skip`` left out.
 
     numpy arrays must carry the case's dtype; nested lists of a float32 case must hold
     float32 values (each one unchanged by rounding to float32)."""
     expected = np.dtype(case["dtype"])
     found = []
-    arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
-    arrays.append(("input_grad", raw.get("input_grad")))
+    arrays = [(key, raw.get(key)) for key in SKIPPABLE if key not in skip]
     params = arrays_of(case["params"])  # a checked result's grads have the params' layout
     for path, key, _ in params:
         value = _lookup(raw.get("grads"), path, key)
@@ -174,11 +190,12 @@ def _grad_place(path: Path, key: str) -> str:
     )
 
 
-def checked_result(raw: Any, case: Case, backend: str) -> dict[str, Any]:
+def checked_result(raw: Any, case: Case, backend: str, skip: Sequence[str] = ()) -> dict[str, Any]:
     """The normalised result (:func:`normalise_result`) if ``raw`` follows the contract,
-    dtype included; :class:`ResultError` saying what breaks it otherwise."""
-    result = normalise_result(raw, case, backend)
-    problems = dtype_problems(raw, case, backend)
+    dtype included, the quantities in ``skip`` set to None; :class:`ResultError` saying
+    what breaks it otherwise."""
+    result = normalise_result(raw, case, backend, skip)
+    problems = dtype_problems(raw, case, backend, skip)
     if problems:
         raise ResultError(problems[0])
     return result

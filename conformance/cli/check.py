@@ -8,6 +8,7 @@ import sys
 
 from conformance import exit_codes
 from conformance.backends import parse_names, select_references
+from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
     add_report_options,
@@ -171,6 +172,7 @@ CASE_STREAM_OPTIONS = (
     "impl",
     "against",
     "min_compared",
+    "skip",
 )
 """The options that decide which cases a run draws and how they are judged: shards must
 agree on all of them."""
@@ -189,6 +191,8 @@ def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outp
         replay_options += ["--against", args.against]
     if args.timeout != DEFAULT_TIMEOUT_SECONDS:
         replay_options += ["--timeout", f"{args.timeout:g}"]
+    if args.skip:
+        replay_options += ["--skip", ",".join(args.skip)]
     return Outputs(
         save_dir=save_dir,
         report_json=args.report_json,
@@ -219,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
         shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
         print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
         print(f"{printable(tested.name)} {tested.isolation}")
+        if args.skip:
+            print(not_checked_line(args.skip))
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         from hypothesis.errors import Unsatisfiable
@@ -235,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
                 skipped_references=skipped,
                 shard=args.shard,
                 min_compared=args.min_compared,
+                skip=args.skip,
             )
         except Unsatisfiable:
             print(

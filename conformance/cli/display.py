@@ -12,6 +12,11 @@ from conformance.text import printable
 NUMBER_FORMAT = "{: .10f}"
 
 
+def not_checked_line(skip: tuple[str, ...]) -> str | None:
+    """The header line of a run that leaves quantities unchecked (``--skip``), else None."""
+    return f"not checked: {', '.join(skip)} (--skip)" if skip else None
+
+
 def format_matrix(array: np.ndarray, *, indent: str = "    ") -> str:
     """Rows of ``array`` (1-D or 2-D) with a row index and 10 decimals, aligned."""
     matrix = np.atleast_2d(array)

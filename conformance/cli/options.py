@@ -149,8 +149,25 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def quantities(text: str) -> tuple[str, ...]:
+    """Comma-separated quantities of a result that may go unchecked (result.SKIPPABLE)."""
+    from conformance.case import suggest
+    from conformance.result import SKIPPABLE
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if name not in SKIPPABLE:
+            hint = " (the gradients are what is checked)" if name == "grads" else ""
+            raise argparse.ArgumentTypeError(
+                f"cannot skip {name!r}{suggest(name, SKIPPABLE)}{hint}; expected some of: "
+                + ", ".join(SKIPPABLE)
+            )
+    return tuple(name for name in SKIPPABLE if name in names)
+
+
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """--impl, --timeout, --against, --require: shared by check, replay and regress."""
+    """--impl, --timeout, --skip, --against, --require: shared by check, replay and
+    regress."""
     parser.add_argument(
         "--impl",
         default=IMPL_SPEC,
@@ -166,6 +183,15 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         help=f"time limit per case for the implementation (default {DEFAULT_TIMEOUT_SECONDS:g}; "
         "0 disables it): a case without a result by then is an error, and its worker process "
         "is killed",
+    )
+    parser.add_argument(
+        "--skip",
+        type=quantities,
+        default=(),
+        metavar="QUANTITIES",
+        help="do not check these quantities of the result (comma-separated: loss, outputs, "
+        "input_grad), for an implementation that does not compute them; it may leave them "
+        "out of its result. The parameter gradients are always checked",
     )
     add_reference_options(parser)
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from conformance.backends import parse_names, select_references
 from conformance.case import load_case
 from conformance.cli.check import outputs_of
+from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
     add_case_limit_option,
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"backprop-conformance replay: {' '.join(map(printable, args.case))}")
         print(f"{printable(args.impl)} against {', '.join(r.name for r in references)}")
         print(f"{printable(tested.name)} {tested.isolation}")
+        if args.skip:
+            print(not_checked_line(args.skip))
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         check_run = CheckRun(
@@ -62,13 +65,14 @@ def run(args: argparse.Namespace) -> int:
             references=[r.name for r in references],
             skipped_references=skipped,
             isolation=tested.isolation,
+            skipped_quantities=args.skip,
         )
         try:
             for path, case in zip(args.case, cases, strict=True):
                 if len(cases) > 1:
                     print(f"{printable(path)}:")
                 print(f"case: {describe_architecture(case)}")
-                outcome = check_case(case, tested, references)
+                outcome = check_case(case, tested, references, skip=args.skip)
                 check_run.outcomes.append(outcome)
                 check_run.seconds += outcome.seconds
                 if outcome.failed and check_run.failure is None:

@@ -54,7 +54,7 @@ def _last_line(stdout):
     return stdout.strip().splitlines()[-1]
 
 
-CRASH_LINE = "exit code 1: the implementation crashed: it raised, exited, died or timed out"
+CRASH_LINE = "exit code 1: the implementation crashed (it raised, exited, died or timed out)"
 CONTRACT_LINE = "exit code 1: the implementation broke the contract"
 
 
