@@ -14,6 +14,8 @@ an interrupted run says so, exits 130 and marks its reports incomplete.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +62,7 @@ class Outputs:
     options: Mapping[str, object] = field(default_factory=dict)  # recorded in the JSON report
     inputs: Sequence[str] = ()  # files the command reads: never an output
     read_folders: Sequence[str] = ()  # folders the command reads (a suite's): no output inside
+    origin: Mapping[str, object] | None = None  # saved with the failure (case.ORIGIN_KEYS)
 
 
 def check_output_paths(outputs: Outputs) -> None:
@@ -99,16 +102,31 @@ def replay_command(paths: Sequence[Path], replay_options: Sequence[str]) -> str:
     return shlex.join(["python", "-m", "conformance", "replay", *map(str, paths), *replay_options])
 
 
-def _save_failure(run: CheckRun, save_dir: str) -> list[Path]:
-    """Save the failing case (after the cases to replay before it, if any): the paths in
-    replay order."""
+def file_label(tested: str) -> str:
+    """The implementation's name as a file name's part: ``examples.user_mlp.gradients``
+    for ``examples.user_mlp:gradients``, ``mynet.gradients`` for ``dir/mynet.py:gradients``."""
+    module, _, function = tested.rpartition(":")
+    if module.endswith(".py") or "/" in module or os.sep in module:
+        module = Path(module).stem
+    label = ".".join(part for part in (module, function) if part)
+    return re.sub(r"[^A-Za-z0-9._-]", "_", label)[:80] or "implementation"
+
+
+def _save_failure(run: CheckRun, save_dir: str, origin: Mapping[str, object] | None) -> list[Path]:
+    """Save the failing case (after the cases to replay before it, if any), each with the
+    run's ``origin``: the paths in replay order."""
     assert run.failure is not None
-    stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
-    stem = stem.replace("/", "_")
+    kind = run.failure.failure_kind or run.failure.status
+    stem = f"{kind}-{file_label(run.tested)}-seed{run.seed}"
     before = run.replay_cases[:-1]
+    recorded = {"origin": dict(origin)} if origin else {}
     paths = [
         save_case_unique(
-            dict(case, name=f"case {step} of {len(before) + 1} to replay before the failure"),
+            dict(
+                case,
+                name=f"case {step} of {len(before) + 1} to replay before the failure",
+                **recorded,
+            ),
             save_dir,
             f"{stem}.call{step}",
         )
@@ -119,6 +137,7 @@ def _save_failure(run: CheckRun, save_dir: str) -> list[Path]:
             dict(
                 run.failure.case,
                 name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
+                **recorded,
             ),
             save_dir,
             stem if not before else f"{stem}.call{len(before) + 1}",
@@ -160,7 +179,7 @@ def conclude(
             say("  " + line)
         if outputs.save_dir is not None:
             try:
-                paths = _save_failure(run, outputs.save_dir)
+                paths = _save_failure(run, outputs.save_dir, outputs.origin)
             except (OSError, BadInput) as error:  # checked before the run; the disk may fill
                 named = dict(
                     run.failure.case,

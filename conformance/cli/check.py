@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from conformance import exit_codes
@@ -182,6 +183,16 @@ def run_options(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in CASE_STREAM_OPTIONS if hasattr(args, name)}
 
 
+def origin_of(args: argparse.Namespace) -> dict[str, object]:
+    """What a saved failure records about the run that found it (docs/contract.md,
+    section 'Case': ``origin``)."""
+    return {
+        "implementation": args.impl,
+        "command": shlex.join(["python", "-m", "conformance", *getattr(args, "argv", [])]),
+        "options": run_options(args),
+    }
+
+
 def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outputs:
     """The run's output locations and replay options, from check/replay/regress options."""
     replay_options: list[str] = []
@@ -199,6 +210,7 @@ def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outp
         junit_xml=args.junit_xml,
         replay_options=tuple(replay_options),
         options=run_options(args),
+        origin=origin_of(args) if save_dir is not None else None,
     )
 
 

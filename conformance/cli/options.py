@@ -165,15 +165,19 @@ def quantities(text: str) -> tuple[str, ...]:
     return tuple(name for name in SKIPPABLE if name in names)
 
 
-def add_backend_options(parser: argparse.ArgumentParser) -> None:
+def add_backend_options(
+    parser: argparse.ArgumentParser, *, impl_help: str | None = None
+) -> None:
     """--impl, --timeout, --skip, --against, --require: shared by check, replay and
-    regress."""
+    regress. ``impl_help`` replaces --impl's default (IMPL_SPEC) by a rule of the command's
+    own (the option's value is then None when it is not given)."""
     parser.add_argument(
         "--impl",
-        default=IMPL_SPEC,
+        default=IMPL_SPEC if impl_help is None else None,
         metavar="MODULE:CALLABLE",
-        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC}); it "
-        "runs in a worker process of its own",
+        help=f"the implementation to check, f(case) -> result, as MODULE:CALLABLE or "
+        f"FILE.py:CALLABLE ({impl_help or f'default: {IMPL_SPEC}'}); it runs in a worker "
+        "process of its own",
     )
     parser.add_argument(
         "--timeout",
