@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from conformance.defaults import (  # noqa: E402
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
 )
+from conformance.errors import BadInput  # noqa: E402
 from conformance.harness import AGREE, UNSUPPORTED, CheckRun, run_check  # noqa: E402
 from conformance.report import (  # noqa: E402
     describe_architecture,
@@ -29,6 +31,7 @@ from conformance.report import (  # noqa: E402
     summary_table,
 )
 from conformance.result import SKIPPABLE  # noqa: E402
+from conformance.verdict import replay_line, save_failure  # noqa: E402
 from conformance.worker import Worker  # noqa: E402
 from contract import DTYPES  # noqa: E402
 
@@ -147,25 +150,73 @@ def check(
         tested.close()
 
 
-def assert_conforms(implementation: Implementation, **options: Any) -> CheckRun:
+def assert_conforms(
+    implementation: Implementation,
+    *,
+    save_failures: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> CheckRun:
     """``check`` and raise AssertionError with the localised, shrunk mismatch if any.
+    With ``save_failures`` (a folder), the shrunk failing case is saved there, never
+    over a file, and the message gives its path and the command that replays it.
 
     One line in a user's test file::
 
         def test_my_network():
             assert_conforms("mypackage.mlp:gradients", cases=200)
     """
+    __tracebackhide__ = True  # a failing test shows the user's line, not these frames
     run = check(implementation, **options)
     if exit_code(run) != 0:
         if run.interrupted:
             raise KeyboardInterrupt
-        raise AssertionError(failure_message(run))
+        saved = []
+        if save_failures is not None and run.failure is not None:
+            saved = saved_failure_lines(run, implementation, save_failures, options)
+        raise AssertionError(failure_message(run, saved))
     return run
 
 
-def failure_message(run: CheckRun) -> str:
-    """Why ``run`` failed, for an AssertionError: the shrunk failure localised, or how
-    few cases were compared and how to narrow the cases (as keyword arguments)."""
+def saved_failure_lines(
+    run: CheckRun,
+    implementation: Implementation,
+    folder: str | os.PathLike[str],
+    options: Mapping[str, Any],
+) -> list[str]:
+    """Save ``run``'s failure in ``folder`` with its origin; the lines that say where, and
+    how to replay it."""
+    if isinstance(implementation, str):
+        spec: str | None = implementation
+        why = ""
+    else:
+        spec, why = importable_spec(implementation)
+    recorded = {
+        "seed": run.seed,
+        "cases": run.budget,
+        "against": ",".join(run.references),
+        "min_compared": run.min_compared,
+        "skip": list(run.skipped_quantities),
+    }
+    origin = {"implementation": spec or run.tested, "options": recorded}
+    try:
+        paths = save_failure(run, str(folder), origin)
+    except (OSError, BadInput) as error:
+        return [f"not saved in {str(folder)!r}: {error}"]
+    lines = [f"saved: {path}" for path in paths]
+    if spec is None:
+        return [*lines, f"replay: not given: {why}; replay the file with --impl MODULE:CALLABLE"]
+    replay_options = ["--impl", spec]
+    if options.get("against"):
+        replay_options += ["--against", ",".join(run.references)]
+    if run.skipped_quantities:
+        replay_options += ["--skip", ",".join(run.skipped_quantities)]
+    return [*lines, replay_line(run, paths, replay_options)[1]]
+
+
+def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
+    """Why ``run`` failed, for an AssertionError: the shrunk failure localised (and the
+    ``saved`` lines: where it was saved, how to replay it), or how few cases were
+    compared and how to narrow the cases (as keyword arguments)."""
     failure = failure_of(run)
     reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
     if run.failure is not None:
@@ -194,6 +245,7 @@ def failure_message(run: CheckRun) -> str:
             if failure
             else f"gradient conformance failed (seed {run.seed})",
             *detail,
+            *saved,
             "",
             summary_table(run),
             *reasons_text,

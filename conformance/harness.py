@@ -20,8 +20,10 @@ checked unchanged afterwards), in a worker process with a time limit when it is 
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -384,6 +386,23 @@ class _NoShrinking(BaseException):
     Hypothesis lets it through instead of treating it as the test's failure."""
 
 
+@contextmanager
+def _hypothesis_storage_elsewhere() -> Iterator[None]:
+    """Hypothesis caches what it learns of the modules it finds in the current folder in
+    ./.hypothesis; the harness uses no example database and has no use for that cache, so
+    during a run it goes to a temporary folder: a check leaves nothing in the user's
+    folder (their own Hypothesis tests keep theirs)."""
+    from hypothesis import configuration
+
+    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="conformance-hypothesis-") as folder:
+        configuration.set_hypothesis_home_dir(folder)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
+
 DEFAULT_MAX_SHRINK_SECONDS = 120.0
 
 
@@ -487,7 +506,8 @@ def run_check(
     )
     started = time.perf_counter()
     try:
-        wrapped()
+        with _hypothesis_storage_elsewhere():
+            wrapped()
     except _CaseFailed as failed:
         run.failure = failed.outcome
     except _NoShrinking:

@@ -102,6 +102,19 @@ def replay_command(paths: Sequence[Path], replay_options: Sequence[str]) -> str:
     return shlex.join(["python", "-m", "conformance", "replay", *map(str, paths), *replay_options])
 
 
+def replay_line(
+    run: CheckRun, paths: Sequence[Path], replay_options: Sequence[str]
+) -> tuple[str | None, str]:
+    """The command that replays a saved failure (None when none would fail again) and the
+    line that gives it, or says why there is none."""
+    if run.reproduces:
+        command = replay_command(paths, replay_options)
+        return command, f"replay: {command}"
+    if run.reproduces is None:
+        return None, "replay: not given: the run was interrupted before the failure was replayed"
+    return None, "replay: not given: the failure did not recur in a fresh process"
+
+
 def file_label(tested: str) -> str:
     """The implementation's name as a file name's part: ``examples.user_mlp.gradients``
     for ``examples.user_mlp:gradients``, ``mynet.gradients`` for ``dir/mynet.py:gradients``."""
@@ -112,7 +125,7 @@ def file_label(tested: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", label)[:80] or "implementation"
 
 
-def _save_failure(run: CheckRun, save_dir: str, origin: Mapping[str, object] | None) -> list[Path]:
+def save_failure(run: CheckRun, save_dir: str, origin: Mapping[str, object] | None) -> list[Path]:
     """Save the failing case (after the cases to replay before it, if any), each with the
     run's ``origin``: the paths in replay order."""
     assert run.failure is not None
@@ -179,7 +192,7 @@ def conclude(
             say("  " + line)
         if outputs.save_dir is not None:
             try:
-                paths = _save_failure(run, outputs.save_dir, outputs.origin)
+                paths = save_failure(run, outputs.save_dir, outputs.origin)
             except (OSError, BadInput) as error:  # checked before the run; the disk may fill
                 named = dict(
                     run.failure.case,
@@ -193,16 +206,8 @@ def conclude(
                 case_files = [str(path) for path in paths]
                 for path in paths:
                     say(f"  saved: {printable(path)}")
-                if run.reproduces:
-                    replay = replay_command(paths, outputs.replay_options)
-                    say(f"  replay: {printable(replay)}")
-                elif run.reproduces is None:
-                    say(
-                        "  replay: not given: the run was interrupted before the failure "
-                        "was replayed"
-                    )
-                else:
-                    say("  replay: not given: the failure did not recur in a fresh process")
+                replay, line = replay_line(run, paths, outputs.replay_options)
+                say(f"  {printable(line)}")
     say()
     say(summary_table(run))
     code = exit_code(run) if final_code is None or run.interrupted else final_code
