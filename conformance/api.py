@@ -23,7 +23,13 @@ from conformance.defaults import (  # noqa: E402
     IMPL_SPEC,
 )
 from conformance.errors import BadInput  # noqa: E402
-from conformance.harness import AGREE, UNSUPPORTED, CheckRun, run_check  # noqa: E402
+from conformance.harness import (  # noqa: E402
+    AGREE,
+    DEFAULT_MAX_SHRINK_SECONDS,
+    UNSUPPORTED,
+    CheckRun,
+    run_check,
+)
 from conformance.report import (  # noqa: E402
     describe_architecture,
     exit_code,
@@ -106,6 +112,7 @@ def check(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     min_compared: float = DEFAULT_MIN_COMPARED,
     skip: Sequence[str] = (),
+    workers: int = 1,
 ) -> CheckRun:
     """Check ``implementation`` (a callable or ``"module:callable"``) on random cases.
 
@@ -118,10 +125,13 @@ def check(
     cases were compared: the rest are cases the implementation declines or no reference
     can judge (:func:`conformance.report.failure_of` says why a run fails). ``skip``
     names quantities not to check (some of ``"loss"``, ``"outputs"``, ``"input_grad"``),
-    for an implementation that does not compute them.
+    for an implementation that does not compute them. ``workers`` > 1 checks the cases on
+    that many processes (:mod:`conformance.parallel`; the result is that of one process),
+    for an implementation a worker can import and the default stream (no ``strategy``).
     """
-    from conformance.strategies import cases as case_strategy
+    from conformance.strategies import case_stream
 
+    stream: dict[str, Any] = {"dtypes": list(dtypes)}
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
     if not 0 <= min_compared <= 1:
@@ -130,6 +140,25 @@ def check(
     if isinstance(skip, str) or unknown:
         raise ValueError(
             f"skip must be a list of some of {', '.join(SKIPPABLE)}, not {skip!r}"
+        )
+    if workers > 1:
+        return _check_on_workers(
+            implementation,
+            workers,
+            plan_options={
+                "timeout": timeout,
+                "against": against if isinstance(against, str) else ",".join(against or ()),
+                "require": tuple(require),
+                "skip": tuple(skip),
+                "stream": stream,
+                "cases": cases,
+                "seed": seed,
+                "shrink": shrink,
+                "shard": (1, 1),
+                "min_compared": min_compared,
+                "max_shrink_seconds": DEFAULT_MAX_SHRINK_SECONDS,
+            },
+            strategy=strategy,
         )
     tested = tested_implementation(implementation, timeout=timeout)
     try:
@@ -140,7 +169,7 @@ def check(
             references,
             cases=cases,
             seed=seed,
-            strategy=strategy if strategy is not None else case_strategy(dtypes=dtypes),
+            strategy=strategy if strategy is not None else case_stream(**stream),
             shrink=shrink,
             skipped_references=skipped,
             min_compared=min_compared,
@@ -148,6 +177,31 @@ def check(
         )
     finally:
         tested.close()
+
+
+def _check_on_workers(
+    implementation: Implementation,
+    workers: int,
+    *,
+    plan_options: dict[str, Any],
+    strategy: Any,
+) -> CheckRun:
+    from conformance.parallel import Plan, run_parallel, start
+    from conformance.strategies import case_stream
+
+    if strategy is not None:
+        raise ValueError(
+            "workers > 1 draws the default stream in every process: a strategy object "
+            "cannot be sent to them; use workers=1 with a strategy"
+        )
+    spec, why = (
+        (implementation, "") if isinstance(implementation, str) else importable_spec(implementation)
+    )
+    if spec is None:
+        raise ValueError(f"workers > 1 needs an implementation a process can import: {why}")
+    plan = Plan(spec=spec, **plan_options)
+    started = start(plan, workers)
+    return run_parallel(plan, started, strategy=case_stream(**plan.stream))
 
 
 def assert_conforms(

@@ -403,89 +403,18 @@ def _hypothesis_storage_elsewhere() -> Iterator[None]:
             configuration.set_hypothesis_home_dir(previous)
 
 
-DEFAULT_MAX_SHRINK_SECONDS = 120.0
-
-
-def run_check(
-    tested: Backend | Tested,
-    references: Sequence[Backend],
-    *,
-    cases: int = DEFAULT_CASES,
-    seed: int = DEFAULT_SEED,
-    strategy: Any = None,
-    progress: ProgressCallback | None = None,
-    shrink: bool = True,
-    max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
-    skipped_references: Mapping[str, str] | None = None,
-    shard: tuple[int, int] = (1, 1),
-    min_compared: float = DEFAULT_MIN_COMPARED,
-    skip: Sequence[str] = (),
-) -> CheckRun:
-    """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
-
-    Generation stops at the first failing case; Hypothesis then shrinks it (for at
-    most ``max_shrink_seconds``; a case that timed out is not shrunk) and
-    ``CheckRun.failure`` holds the minimal case, replayed by
-    :func:`conformance.reproduce.confirm_failure` before anyone saves it.
-
-    A Ctrl-C (KeyboardInterrupt) stops generation, shrinking and the replay; the run so
-    far is returned with ``interrupted`` set.
-
-    ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
-    stream, so that n machines with the same seed cover one run between them.
-
-    The run fails unless at least ``min_compared`` of its cases were compared
-    (:func:`conformance.report.failure_of`). The quantities in ``skip`` are not checked
-    (:func:`check_case`).
-    """
-    shard_index, shard_count = shard
-    if not 1 <= shard_index <= shard_count:
-        raise ValueError(f"shard {shard_index}/{shard_count}: need 1 <= I <= N")
+def draw_stream(
+    test: Callable[[Case], None], *, strategy: Any, cases: int, seed: int, shrink: bool
+) -> None:
+    """Call ``test`` on each case of the stream of ``cases`` cases drawn from ``seed``
+    (the default stream when ``strategy`` is None), with Hypothesis shrinking a case that
+    ``test`` fails on when ``shrink`` is set. The one way every run draws its stream, so
+    that any two draws with the same seed and options see the same cases in the same
+    order until a failure."""
     import hypothesis
     from hypothesis import HealthCheck, Phase, Verbosity, given
-    from hypothesis.errors import Flaky, FlakyFailure
 
-    from conformance.reproduce import confirm_failure
     from conformance.strategies import cases as case_strategy
-
-    implementation = as_tested(tested)  # once: an in-process one remembers what it was handed
-    run = CheckRun(
-        seed=seed,
-        budget=cases,
-        tested=implementation.name,
-        references=[reference.name for reference in references],
-        skipped_references=dict(skipped_references or {}),
-        shard=shard,
-        isolation=implementation.isolation,
-        min_compared=min_compared,
-        skipped_quantities=tuple(skip),
-    )
-    shrink_started: list[float] = []
-    drawn = [0]
-
-    def test(case: Case) -> None:
-        if run.first_failure is None:
-            drawn[0] += 1
-            if (drawn[0] - 1) % shard_count != shard_index - 1:
-                return  # another shard's case
-        outcome = check_case(case, implementation, references, skip=skip)
-        if run.first_failure is None:
-            outcome.index = drawn[0] - 1
-            run.outcomes.append(outcome)
-            if progress is not None:
-                progress(drawn[0], cases)
-            if outcome.failed:
-                run.first_failure = outcome
-                shrink_started.append(time.perf_counter())
-        else:
-            run.shrink_steps += 1
-            if time.perf_counter() - shrink_started[0] > max_shrink_seconds:
-                return  # out of shrinking time: keep the smallest failure found so far
-        if outcome.failed:
-            run.failure = outcome
-            if outcome.timed_out:
-                raise _NoShrinking
-            raise _CaseFailed(outcome)
 
     phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
     settings = hypothesis.settings(
@@ -504,10 +433,104 @@ def run_check(
     wrapped = hypothesis.seed(seed)(
         settings(given(strategy if strategy is not None else case_strategy())(test))
     )
+    with _hypothesis_storage_elsewhere():
+        wrapped()
+
+
+DEFAULT_MAX_SHRINK_SECONDS = 120.0
+
+
+def run_check(
+    tested: Backend | Tested,
+    references: Sequence[Backend],
+    *,
+    cases: int = DEFAULT_CASES,
+    seed: int = DEFAULT_SEED,
+    strategy: Any = None,
+    progress: ProgressCallback | None = None,
+    shrink: bool = True,
+    max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
+    skipped_references: Mapping[str, str] | None = None,
+    shard: tuple[int, int] = (1, 1),
+    min_compared: float = DEFAULT_MIN_COMPARED,
+    skip: Sequence[str] = (),
+    known: Mapping[int, CaseOutcome] | None = None,
+) -> CheckRun:
+    """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
+
+    Generation stops at the first failing case; Hypothesis then shrinks it (for at
+    most ``max_shrink_seconds``; a case that timed out is not shrunk) and
+    ``CheckRun.failure`` holds the minimal case, replayed by
+    :func:`conformance.reproduce.confirm_failure` before anyone saves it.
+
+    A Ctrl-C (KeyboardInterrupt) stops generation, shrinking and the replay; the run so
+    far is returned with ``interrupted`` set.
+
+    ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
+    stream, so that n machines with the same seed cover one run between them.
+
+    The run fails unless at least ``min_compared`` of its cases were compared
+    (:func:`conformance.report.failure_of`). The quantities in ``skip`` are not checked
+    (:func:`check_case`).
+
+    ``known`` holds outcomes of this stream already computed, by position (a parallel
+    run's, :mod:`conformance.parallel`): they are taken as they are, not computed again,
+    and the run goes on from there exactly as it would have: a failure among them is
+    shrunk and replayed as if this run had found it.
+    """
+    shard_index, shard_count = shard
+    if not 1 <= shard_index <= shard_count:
+        raise ValueError(f"shard {shard_index}/{shard_count}: need 1 <= I <= N")
+    from hypothesis.errors import Flaky, FlakyFailure
+
+    from conformance.reproduce import confirm_failure
+
+    implementation = as_tested(tested)  # once: an in-process one remembers what it was handed
+    run = CheckRun(
+        seed=seed,
+        budget=cases,
+        tested=implementation.name,
+        references=[reference.name for reference in references],
+        skipped_references=dict(skipped_references or {}),
+        shard=shard,
+        isolation=implementation.isolation,
+        min_compared=min_compared,
+        skipped_quantities=tuple(skip),
+    )
+    shrink_started: list[float] = []
+    drawn = [0]
+    known = known or {}
+
+    def test(case: Case) -> None:
+        if run.first_failure is None:
+            drawn[0] += 1
+            if (drawn[0] - 1) % shard_count != shard_index - 1:
+                return  # another shard's case
+        if run.first_failure is None and drawn[0] - 1 in known:
+            outcome = known[drawn[0] - 1]
+        else:
+            outcome = check_case(case, implementation, references, skip=skip)
+        if run.first_failure is None:
+            outcome.index = drawn[0] - 1
+            run.outcomes.append(outcome)
+            if progress is not None:
+                progress(drawn[0], cases)
+            if outcome.failed:
+                run.first_failure = outcome
+                shrink_started.append(time.perf_counter())
+        else:
+            run.shrink_steps += 1
+            if time.perf_counter() - shrink_started[0] > max_shrink_seconds:
+                return  # out of shrinking time: keep the smallest failure found so far
+        if outcome.failed:
+            run.failure = outcome
+            if outcome.timed_out:
+                raise _NoShrinking
+            raise _CaseFailed(outcome)
+
     started = time.perf_counter()
     try:
-        with _hypothesis_storage_elsewhere():
-            wrapped()
+        draw_stream(test, strategy=strategy, cases=cases, seed=seed, shrink=shrink)
     except _CaseFailed as failed:
         run.failure = failed.outcome
     except _NoShrinking:

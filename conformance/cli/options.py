@@ -119,6 +119,20 @@ def seed(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int:
+    """A number of processes >= 1, or 'auto' for one per core this process may use."""
+    if text == "auto":
+        from conformance.parallel import available_cores
+
+        return available_cores()
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 1 or 'auto', found {text!r}"
+        ) from None
+
+
 def shard(text: str) -> tuple[int, int]:
     """I/N with 1 <= I <= N."""
     index, sep, count = text.partition("/")
