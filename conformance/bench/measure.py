@@ -274,6 +274,41 @@ def harness_against_gradcheck(cases: int, seed: int, repeats: int) -> dict[str, 
     }
 
 
+# check on several processes -------------------------------------------------------
+def workers_process(cases: int, seed: int, workers: int) -> dict[str, Any]:
+    """``python -m conformance check --workers N`` against every available reference: the
+    whole process, timed."""
+    command = [sys.executable, "-m", "conformance", "check", "--cases", str(cases)]
+    command += ["--seed", str(seed), "--workers", str(workers)]
+    wall, completed = _run_process(command)
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} exited {completed.returncode}:\n{completed.stdout}"
+        )
+    return {"workers": workers, "wall_seconds": wall}
+
+
+def check_on_workers(cases: int, seed: int, repeats: int, workers: int = 2) -> dict[str, Any]:
+    """``check --workers N`` against ``--workers 1`` on the same cases, run in turns; the
+    median of ``repeats`` runs of each."""
+    from conformance.parallel import available_cores
+
+    runs: dict[int, list[float]] = {1: [], workers: []}
+    for repeat in range(repeats):
+        for count in (1, workers) if repeat % 2 == 0 else (workers, 1):
+            runs[count].append(workers_process(cases, seed, count)["wall_seconds"])
+    return {
+        "cases": cases,
+        "seed": seed,
+        "repeats": repeats,
+        "workers": workers,
+        "usable_cores": available_cores(),
+        "median_wall_seconds": {
+            str(count): statistics.median(times) for count, times in runs.items()
+        },
+    }
+
+
 # JAX ---------------------------------------------------------------------------
 def jax_streams(*, repeated: int, random_cases: int, compiled_each: int, seed: int) -> dict:
     """The JAX backend on a stream of one architecture (per case, compiled once), on the
@@ -447,30 +482,76 @@ class Plan:
     jax_random: int
     jax_compiled_each: int
     scale_parameters: int
+    workers_cases: int
+    workers_repeats: int
 
 
-FULL = Plan(9, 2000, 5, 1000, 3, 300, 300, 5, SCALE_PARAMETERS)
-QUICK = Plan(3, 300, 2, 100, 1, 40, 40, 2, 1_000_000)
+FULL = Plan(9, 2000, 5, 1000, 3, 300, 300, 5, SCALE_PARAMETERS, 2000, 3)
+QUICK = Plan(3, 300, 2, 100, 1, 40, 40, 2, 1_000_000, 100, 1)
+
+SECTIONS = (
+    "impl vs torch autograd, tiny network",
+    "impl vs torch autograd, large network",
+    "check vs torch.autograd.gradcheck",
+    "check --workers 2 vs --workers 1",
+    "jax backend",
+    "scale",
+)
+"""The sections of a bench run, in order, as its progress lines name them."""
 
 
-def run_bench(plan: Plan, *, seed: int = 0, jax: bool = True) -> Bench:
-    """Every measurement of the plan, as table rows and raw details."""
+def run_bench(
+    plan: Plan,
+    *,
+    seed: int = 0,
+    jax: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Bench:
+    """Every measurement of the plan, as table rows and raw details; ``progress`` is told
+    when each section starts and ends, in a line."""
     bench = Bench(settings={"plan": asdict(plan), "seed": seed})
-    tiny = impl_against_torch(TINY, rounds=plan.rounds, calls=plan.tiny_calls)
-    large = impl_against_torch(LARGE, rounds=plan.rounds, calls=plan.large_calls)
-    harness = harness_against_gradcheck(plan.harness_cases, seed, plan.harness_repeats)
-    bench.details.update(impl_tiny=tiny, impl_large=large, harness=harness)
-    bench.rows += impl_rows(tiny, large) + harness_rows(harness)
+    began = time.perf_counter()
+
+    def section(number: int, measure: Callable[[], Any]) -> Any:
+        name = SECTIONS[number - 1]
+        if progress is not None:
+            progress(f"[{number}/{len(SECTIONS)}] {name} ...")
+        started = time.perf_counter()
+        found = measure()
+        if progress is not None:
+            progress(
+                f"[{number}/{len(SECTIONS)}] {name}: {_duration(time.perf_counter() - started)}"
+                f" (bench so far {_duration(time.perf_counter() - began)})"
+            )
+        return found
+
+    tiny = section(1, lambda: impl_against_torch(TINY, rounds=plan.rounds, calls=plan.tiny_calls))
+    large = section(
+        2, lambda: impl_against_torch(LARGE, rounds=plan.rounds, calls=plan.large_calls)
+    )
+    harness = section(
+        3, lambda: harness_against_gradcheck(plan.harness_cases, seed, plan.harness_repeats)
+    )
+    on_workers = section(
+        4, lambda: check_on_workers(plan.workers_cases, seed, plan.workers_repeats)
+    )
+    bench.details.update(impl_tiny=tiny, impl_large=large, harness=harness, workers=on_workers)
+    bench.rows += impl_rows(tiny, large) + harness_rows(harness) + workers_rows(on_workers)
     if jax:
-        streams = jax_streams(
-            repeated=plan.jax_repeated,
-            random_cases=plan.jax_random,
-            compiled_each=plan.jax_compiled_each,
-            seed=seed,
+        streams = section(
+            5,
+            lambda: jax_streams(
+                repeated=plan.jax_repeated,
+                random_cases=plan.jax_random,
+                compiled_each=plan.jax_compiled_each,
+                seed=seed,
+            ),
         )
         bench.details["jax"] = streams
         bench.rows += jax_rows(streams)
-    scaled = scale_process(plan.scale_parameters)
+    elif progress is not None:
+        progress(f"[5/{len(SECTIONS)}] {SECTIONS[4]}: skipped (jax is not installed)")
+    scaled = section(6, lambda: scale_process(plan.scale_parameters))
     bench.details["scale"] = scaled
     bench.rows += scale_rows(scaled)
     return bench
@@ -532,6 +613,32 @@ def harness_rows(harness: Mapping[str, Any]) -> list[Row]:
             goal_text="about 4x",
             note=note,
         ),
+    ]
+
+
+WORKERS_GOAL = 1.6
+"""check --workers 2 against --workers 1 on a 2-core machine (issue 16)."""
+
+
+def workers_rows(measured: Mapping[str, Any]) -> list[Row]:
+    medians = measured["median_wall_seconds"]
+    workers = measured["workers"]
+    one, several = medians["1"], medians[str(workers)]
+    return [
+        Row(
+            name=f"check --workers {workers} vs --workers 1 ({measured['cases']} cases)",
+            ours=f"{workers} workers {_duration(several)}",
+            peer=f"1 worker {_duration(one)}",
+            ratio=one / several,
+            goal=WORKERS_GOAL,
+            goal_text=f">= {WORKERS_GOAL:g}x on 2 cores",
+            note=(
+                f"whole processes against every available reference, the same {measured['cases']}"
+                f" cases (seed {measured['seed']}), run in turns, median of "
+                f"{measured['repeats']}; {measured['usable_cores']} usable cores; the verdict, "
+                "counts and saved counterexample are the same"
+            ),
+        )
     ]
 
 
