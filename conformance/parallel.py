@@ -39,9 +39,11 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +109,8 @@ def _checker(from_parent: int, to_parent: int) -> int:
             [name for text in plan.require for name in parse_names(text)],
             tested=tested.name,
         )
+        if hello["warm_dtype"] is not None:
+            _warm_up(references, hello["warm_dtype"])
         tested.wait_ready()
     except (BadInput, MissingBackend) as error:
         send(to_parent, {"ready": False, "error": str(error), "exit_code": error.exit_code})
@@ -150,6 +154,27 @@ def _checker(from_parent: int, to_parent: int) -> int:
         tested.close()
 
 
+def _warm_up(references: Sequence[Any], dtype: str) -> None:
+    """Run each reference once on a one-unit case of ``dtype``, before the checker says it
+    is ready: the references' one-time costs (importing torch and jax, compiling JAX's
+    padded network for the dtype, which every case of the stream shares) are paid while
+    the other checker processes pay theirs, and JAX's compiled program goes to the
+    run's compilation cache, from which the other processes load it instead of
+    compiling it again. Anything a reference does here is ignored: the cases report it."""
+    from conformance.generators import fill_case
+
+    architecture = {
+        "layers": [{"in": 1, "out": 1, "activation": "identity"}],
+        "loss": {"name": "half_sse", "reduction": "sum"},
+    }
+    case = fill_case(architecture, seed=0, batch_size=1, dtype=dtype)
+    for reference in references:
+        try:
+            reference.evaluate(case)
+        except Exception:  # noqa: BLE001, S110 - a warm-up only
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """A checker process: ``python -m conformance.parallel READ_FD WRITE_FD``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -168,12 +193,16 @@ class CheckerError(RuntimeError):
 class _Checker:
     """One checker process, seen from the parent."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, *, warm_dtype: str | None, compile_cache: str):
         to_child_read, self.to_child = os.pipe()
         self.from_child, from_child_write = os.pipe()
         package_root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        # The run's checkers share JAX's compiled programs (see _warm_up); a user's own
+        # cache settings are kept.
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache)
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         try:
             self.process = subprocess.Popen(
                 [
@@ -192,7 +221,9 @@ class _Checker:
             os.close(to_child_read)
             os.close(from_child_write)
         self.in_flight = 0
-        send(self.to_child, {"plan": plan, "sys_path": list(sys.path)})
+        send(
+            self.to_child, {"plan": plan, "sys_path": list(sys.path), "warm_dtype": warm_dtype}
+        )
 
     def receive(self) -> Any:
         try:
@@ -259,22 +290,39 @@ class Started:
     isolation: str
     references: list[str]
     skipped: dict[str, str]
+    compile_cache: str  # a temporary folder, removed when the run ends
+
+    def close(self, *, kill: bool = False) -> None:
+        for checker in self.checkers:
+            checker.close(kill=kill)
+        shutil.rmtree(self.compile_cache, ignore_errors=True)
 
 
 def start(plan: Plan, workers: int) -> Started:
     """Start ``workers`` checker processes and wait until each holds the implementation
-    and the references; BadInput or MissingBackend as a single-process run would raise."""
-    checkers = [_Checker(plan) for _ in range(workers)]
+    and the references; BadInput or MissingBackend as a single-process run would raise.
+    The first ones warm the references up, one dtype of the stream each."""
+    from contract import DTYPES
+
+    dtypes = list(plan.stream.get("dtypes") or DTYPES)
+    compile_cache = tempfile.mkdtemp(prefix="conformance-compiled-")
+    checkers = [
+        _Checker(
+            plan,
+            warm_dtype=dtypes[number] if number < len(dtypes) else None,
+            compile_cache=compile_cache,
+        )
+        for number in range(workers)
+    ]
+    started = Started(checkers, "", "", [], {}, compile_cache)
     try:
         hellos = [checker.receive() for checker in checkers]
     except BaseException:
-        for checker in checkers:
-            checker.close(kill=True)
+        started.close(kill=True)
         raise
     failed = next((hello for hello in hellos if not hello.get("ready")), None)
     if failed is not None:
-        for checker in checkers:
-            checker.close(kill=True)
+        started.close(kill=True)
         error_type = MissingBackend if failed["exit_code"] == MissingBackend.exit_code else BadInput
         raise error_type(failed["error"])
     first = hellos[0]
@@ -283,7 +331,9 @@ def start(plan: Plan, workers: int) -> Started:
         f"runs in {workers} worker processes, one for each of --workers {workers} checker "
         f"processes, with {limit}"
     )
-    return Started(checkers, first["name"], isolation, first["references"], first["skipped"])
+    started.name, started.isolation = first["name"], isolation
+    started.references, started.skipped = first["references"], first["skipped"]
+    return started
 
 
 def run_parallel(
@@ -344,15 +394,16 @@ def run_parallel(
             collect(wait=True)
         run = _merged(plan, started, merge, checkers)
     except KeyboardInterrupt:
-        for checker in checkers:
-            checker.close(kill=True)
+        started.close(kill=True)
         run = _run_record(plan, started)
         run.outcomes = merge.kept()
         run.interrupted = True
         run.seconds = time.perf_counter() - began
         return run
-    for checker in checkers:
-        checker.close()
+    except BaseException:
+        started.close(kill=True)
+        raise
+    started.close()
     run.isolation = started.isolation
     run.seconds = time.perf_counter() - began
     return run
