@@ -36,6 +36,7 @@ implementation under test runs in their worker processes, never in them).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import select
@@ -130,8 +131,9 @@ def _checker(from_parent: int, to_parent: int) -> int:
             message = pickle.loads(receive_bytes(from_parent))
             if "case" in message:
                 outcome = check_case(message["case"], tested, references, skip=plan.skip)
-                outcome.index = message["index"]
-                send(to_parent, {"index": message["index"], "outcome": outcome})
+                # The parent holds the case; the tested result is needed by regress alone.
+                light = dataclasses.replace(outcome, case={}, tested_result=None)
+                send(to_parent, {"index": message["index"], "outcome": light})
             else:  # resume the run up to its first failure, to shrink and replay it
                 run = run_check(
                     tested,
@@ -351,6 +353,7 @@ def run_parallel(
     by_fd = {checker.from_child: checker for checker in checkers}
     began = time.perf_counter()
     done = [0]
+    handed: dict[int, dict[str, Any]] = {}  # the cases being checked, by position
 
     def collect(wait: bool) -> None:
         busy = [checker.from_child for checker in checkers if checker.in_flight]
@@ -361,7 +364,9 @@ def run_parallel(
             checker = by_fd[fd]
             reply = checker.receive()
             checker.in_flight -= 1
-            merge.add(reply["index"], reply["outcome"])
+            outcome = reply["outcome"]
+            outcome.case, outcome.index = handed.pop(reply["index"]), reply["index"]
+            merge.add(reply["index"], outcome)
             done[0] += 1
             if progress is not None:
                 progress(done[0], plan.cases)
@@ -380,6 +385,7 @@ def run_parallel(
             collect(wait=True)
         checker = min(checkers, key=lambda c: c.in_flight)
         send(checker.to_child, {"index": index, "case": case})
+        handed[index] = case
         checker.in_flight += 1
 
     run: CheckRun
