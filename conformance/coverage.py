@@ -176,9 +176,6 @@ def too_few_lines(
         f"{needed} ({lower}{'=' if keywords else ' '}{min_compared:g})",
     ]
     if reasons:
-        lines.append(
-            "  the others were unsupported: narrow the cases to what the implementation "
-            "supports, or lower " + lower
-        )
+        lines.append(f"  narrow the cases to what the implementation supports (or lower {lower}):")
         lines += ["    " + line for line in advice_lines(reasons, keywords=keywords)]
     return lines

@@ -232,6 +232,7 @@ def conclude(
     if run.interrupted:
         say("interrupted: the run did not finish; the counts above are the cases checked so far")
     elif failure == exit_codes.TOO_FEW_COMPARED:
+        say()
         for line in too_few_lines(
             compared=run.count(AGREE),
             checked=run.checked,
@@ -240,6 +241,7 @@ def conclude(
         ):
             say(*wrapped(line))
     elif failure == exit_codes.NOTHING_COMPARED:
+        say()
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
         if reasons and drawn:
             say("  narrow the cases to what the implementation supports:")

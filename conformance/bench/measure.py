@@ -617,7 +617,7 @@ def harness_rows(harness: Mapping[str, Any]) -> list[Row]:
 
 
 WORKERS_GOAL = 1.6
-"""check --workers 2 against --workers 1 on a 2-core machine (issue 16)."""
+"""check --workers 2 against --workers 1 on a 2-core machine."""
 
 
 def workers_rows(measured: Mapping[str, Any]) -> list[Row]:
