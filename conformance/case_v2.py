@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from conformance.case import (
+    CASE_KEYS,
     CaseError,
     _array,
     _check_keys,
@@ -42,7 +43,6 @@ Shape = tuple[int, ...]
 """A shape without the batch axis: (in,) for features, (C, H, W) for images, (T, D)
 for sequences, (T,) for token ids."""
 
-CASE_KEYS = ("format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets")
 REQUIRED_KEYS = ("format", "layers", "params", "loss", "inputs")
 PAIR_FIELDS = ("kernel", "stride", "padding")
 RETURNS = ("last", "sequence")

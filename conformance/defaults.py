@@ -29,6 +29,11 @@ buffer, a hard-coded batch) needs them, and per-row extreme values need several 
 USUAL_MAX_BATCH = 4
 """Batch sizes up to this are the common case."""
 
+DEFAULT_MIN_COMPARED = 0.5
+"""The least share of a check's cases that must be compared for it to pass. A run whose
+implementation declines most cases (NotImplementedError) proves little about the rest:
+it fails, and says which options narrow the cases to what the implementation supports."""
+
 DEFAULT_SEED = 0
 """The seed of the case stream: a run is reproducible unless a seed is asked for."""
 

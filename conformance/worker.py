@@ -65,6 +65,7 @@ from conformance.calls import (  # noqa: E402
     Case,
     call_guarded,
 )
+from conformance.exit_codes import BROKE_CONTRACT, CRASHED  # noqa: E402
 
 _LENGTH = struct.Struct("<Q")
 _PROTOCOL = 5
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             case = pickle.loads(receive_bytes(from_harness))
             call = call_guarded(function, case)
             result = sendable(call.result) if call.status == OK else None
-            send(to_harness, {"status": call.status, "problem": call.problem, "result": result})
+            reply = {"status": call.status, "problem": call.problem, "kind": call.kind}
+            send(to_harness, {**reply, "result": result})
     except EOFError:
         return 0  # the harness is done
     except OSError:
@@ -434,7 +436,10 @@ class Worker:
                 problem=f"its worker process sent a reply that cannot be read ({reply!r:.200})",
                 preceding=preceding,
             )
-        return Call(reply["status"], reply.get("result"), reply["problem"], preceding=preceding)
+        kind = BROKE_CONTRACT if reply.get("kind") == BROKE_CONTRACT else CRASHED
+        return Call(
+            reply["status"], reply.get("result"), reply["problem"], preceding=preceding, kind=kind
+        )
 
     def _lost(self, error: BaseException, preceding: tuple[Case, ...]) -> Call:
         """The call's outcome when the worker gave no reply: timed out (killed) or gone."""

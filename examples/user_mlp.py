@@ -3,7 +3,8 @@
 It supports sigmoid, tanh and identity layers with the half_sse and mse losses and
 raises NotImplementedError for anything else, as the contract allows. ``gradients``
 is correct; ``gradients_with_tanh_bug`` has the slip people make when they copy the
-sigmoid rule: tanh'(z) written as a (1 - a) instead of 1 - a^2.
+sigmoid rule: tanh'(z) written as a (1 - a) instead of 1 - a^2; ``weight_gradients``
+returns the parameter gradients and the outputs only.
 
     python -m conformance check --impl examples.user_mlp:gradients \\
         --activations sigmoid,tanh,identity --losses half_sse,mse
@@ -80,3 +81,10 @@ def gradients(case):
 def gradients_with_tanh_bug(case):
     """The same with tanh'(z) taken as a (1 - a): a bug copied from the sigmoid rule."""
     return _gradients(case, tanh_bug=True)
+
+
+def weight_gradients(case):
+    """The correct gradients without the input gradient and the loss value, as many
+    training loops compute them (check it with ``--skip input_grad,loss``)."""
+    result = _gradients(case)
+    return {"outputs": result["outputs"], "grads": result["grads"]}

@@ -267,7 +267,7 @@ def impl_against_torch_modules(
     (:mod:`conformance.bench.torch_modules`), and against the torch reference backend."""
     import impl
     from conformance.bench.torch_modules import torch_module_step
-    from conformance.case_v2 import describe_v2
+    from conformance.report import describe_architecture
     from references.torch_backend import TorchBackend
 
     case = layered_case(network)
@@ -284,7 +284,7 @@ def impl_against_torch_modules(
         network=network["name"],
         batch=network["batch"],
         dtype=network["dtype"],
-        case=describe_v2(case),
+        case=describe_architecture(case),
         parameters=parameters,
         torch_backend=backend,
     )
@@ -365,6 +365,41 @@ def harness_against_gradcheck(cases: int, seed: int, repeats: int) -> dict[str, 
         "repeats": repeats,
         "median_wall_seconds": medians,
         "per_case_seconds_without_startup": per_case,
+    }
+
+
+# check on several processes -------------------------------------------------------
+def workers_process(cases: int, seed: int, workers: int) -> dict[str, Any]:
+    """``python -m conformance check --workers N`` against every available reference: the
+    whole process, timed."""
+    command = [sys.executable, "-m", "conformance", "check", "--cases", str(cases)]
+    command += ["--seed", str(seed), "--workers", str(workers)]
+    wall, completed = _run_process(command)
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} exited {completed.returncode}:\n{completed.stdout}"
+        )
+    return {"workers": workers, "wall_seconds": wall}
+
+
+def check_on_workers(cases: int, seed: int, repeats: int, workers: int = 2) -> dict[str, Any]:
+    """``check --workers N`` against ``--workers 1`` on the same cases, run in turns; the
+    median of ``repeats`` runs of each."""
+    from conformance.parallel import available_cores
+
+    runs: dict[int, list[float]] = {1: [], workers: []}
+    for repeat in range(repeats):
+        for count in (1, workers) if repeat % 2 == 0 else (workers, 1):
+            runs[count].append(workers_process(cases, seed, count)["wall_seconds"])
+    return {
+        "cases": cases,
+        "seed": seed,
+        "repeats": repeats,
+        "workers": workers,
+        "usable_cores": available_cores(),
+        "median_wall_seconds": {
+            str(count): statistics.median(times) for count, times in runs.items()
+        },
     }
 
 
@@ -542,6 +577,8 @@ class Plan:
     jax_random: int
     jax_compiled_each: int
     scale_parameters: int
+    workers_cases: int
+    workers_repeats: int
 
 
 FULL = Plan(
@@ -555,6 +592,8 @@ FULL = Plan(
     jax_random=300,
     jax_compiled_each=5,
     scale_parameters=SCALE_PARAMETERS,
+    workers_cases=2000,
+    workers_repeats=3,
 )
 QUICK = Plan(
     rounds=3,
@@ -567,31 +606,92 @@ QUICK = Plan(
     jax_random=40,
     jax_compiled_each=2,
     scale_parameters=1_000_000,
+    workers_cases=100,
+    workers_repeats=1,
 )
 
+SECTIONS = (
+    "impl vs torch autograd, tiny network",
+    "impl vs torch autograd, large network",
+    "impl vs torch modules, small CNN and LSTM classifier",
+    "check vs torch.autograd.gradcheck",
+    "check --workers 2 vs --workers 1",
+    "jax backend",
+    "scale",
+)
+"""The sections of a bench run, in order, as its progress lines name them."""
 
-def run_bench(plan: Plan, *, seed: int = 0, jax: bool = True) -> Bench:
-    """Every measurement of the plan, as table rows and raw details."""
+
+def run_bench(
+    plan: Plan,
+    *,
+    seed: int = 0,
+    jax: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Bench:
+    """Every measurement of the plan, as table rows and raw details; ``progress`` is told
+    when each section starts and ends, in a line."""
     bench = Bench(settings={"plan": asdict(plan), "seed": seed})
-    tiny = impl_against_torch(TINY, rounds=plan.rounds, calls=plan.tiny_calls)
-    large = impl_against_torch(LARGE, rounds=plan.rounds, calls=plan.large_calls)
-    networks = [
-        impl_against_torch_modules(network, rounds=plan.rounds, calls=plan.network_calls)
-        for network in NETWORKS
-    ]
-    harness = harness_against_gradcheck(plan.harness_cases, seed, plan.harness_repeats)
-    bench.details.update(impl_tiny=tiny, impl_large=large, impl_networks=networks, harness=harness)
-    bench.rows += impl_rows(tiny, large) + network_rows(networks) + harness_rows(harness)
+    began = time.perf_counter()
+
+    def section(number: int, measure: Callable[[], Any]) -> Any:
+        name = SECTIONS[number - 1]
+        if progress is not None:
+            progress(f"[{number}/{len(SECTIONS)}] {name} ...")
+        started = time.perf_counter()
+        found = measure()
+        if progress is not None:
+            progress(
+                f"[{number}/{len(SECTIONS)}] {name}: {_duration(time.perf_counter() - started)}"
+                f" (bench so far {_duration(time.perf_counter() - began)})"
+            )
+        return found
+
+    tiny = section(1, lambda: impl_against_torch(TINY, rounds=plan.rounds, calls=plan.tiny_calls))
+    large = section(
+        2, lambda: impl_against_torch(LARGE, rounds=plan.rounds, calls=plan.large_calls)
+    )
+    networks = section(
+        3,
+        lambda: [
+            impl_against_torch_modules(network, rounds=plan.rounds, calls=plan.network_calls)
+            for network in NETWORKS
+        ],
+    )
+    harness = section(
+        4, lambda: harness_against_gradcheck(plan.harness_cases, seed, plan.harness_repeats)
+    )
+    on_workers = section(
+        5, lambda: check_on_workers(plan.workers_cases, seed, plan.workers_repeats)
+    )
+    bench.details.update(
+        impl_tiny=tiny,
+        impl_large=large,
+        impl_networks=networks,
+        harness=harness,
+        workers=on_workers,
+    )
+    bench.rows += (
+        impl_rows(tiny, large)
+        + network_rows(networks)
+        + harness_rows(harness)
+        + workers_rows(on_workers)
+    )
     if jax:
-        streams = jax_streams(
-            repeated=plan.jax_repeated,
-            random_cases=plan.jax_random,
-            compiled_each=plan.jax_compiled_each,
-            seed=seed,
+        streams = section(
+            6,
+            lambda: jax_streams(
+                repeated=plan.jax_repeated,
+                random_cases=plan.jax_random,
+                compiled_each=plan.jax_compiled_each,
+                seed=seed,
+            ),
         )
         bench.details["jax"] = streams
         bench.rows += jax_rows(streams)
-    scaled = scale_process(plan.scale_parameters)
+    elif progress is not None:
+        progress(f"[6/{len(SECTIONS)}] {SECTIONS[5]}: skipped (jax is not installed)")
+    scaled = section(7, lambda: scale_process(plan.scale_parameters))
     bench.details["scale"] = scaled
     bench.rows += scale_rows(scaled)
     return bench
@@ -674,6 +774,32 @@ def harness_rows(harness: Mapping[str, Any]) -> list[Row]:
             goal_text="about 4x",
             note=note,
         ),
+    ]
+
+
+WORKERS_GOAL = 1.6
+"""check --workers 2 against --workers 1 on a 2-core machine."""
+
+
+def workers_rows(measured: Mapping[str, Any]) -> list[Row]:
+    medians = measured["median_wall_seconds"]
+    workers = measured["workers"]
+    one, several = medians["1"], medians[str(workers)]
+    return [
+        Row(
+            name=f"check --workers {workers} vs --workers 1 ({measured['cases']} cases)",
+            ours=f"{workers} workers {_duration(several)}",
+            peer=f"1 worker {_duration(one)}",
+            ratio=one / several,
+            goal=WORKERS_GOAL,
+            goal_text=f">= {WORKERS_GOAL:g}x on 2 cores",
+            note=(
+                f"whole processes against every available reference, the same {measured['cases']}"
+                f" cases (seed {measured['seed']}), run in turns, median of "
+                f"{measured['repeats']}; {measured['usable_cores']} usable cores; the verdict, "
+                "counts and saved counterexample are the same"
+            ),
+        )
     ]
 
 

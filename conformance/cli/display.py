@@ -13,6 +13,11 @@ from conformance.tree import arrays_of, is_v2, layer_labels
 NUMBER_FORMAT = "{: .10f}"
 
 
+def not_checked_line(skip: tuple[str, ...]) -> str | None:
+    """The header line of a run that leaves quantities unchecked (``--skip``), else None."""
+    return f"not checked: {', '.join(skip)} (--skip)" if skip else None
+
+
 def format_matrix(array: np.ndarray, *, indent: str = "    ") -> str:
     """Rows of ``array`` with a row index and 10 decimals, aligned. An array of rank 3 or
     more (images, sequences) is shown as its rows along the last axis, each labelled with

@@ -12,11 +12,13 @@ from conformance.backends import parse_names, select_references
 from conformance.calls import Tested
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of
+from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
     add_case_limit_option,
     add_report_options,
 )
+from conformance.errors import BadInput
 from conformance.golden import (
     CASES_DIR,
     GOLDEN_DIR,
@@ -118,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
         read_folders=(str(suite / CASES_DIR), str(suite / GOLDEN_DIR)),
     )
     check_output_paths(outputs)
+    if args.skip and (args.add or args.update_golden):
+        raise BadInput(
+            f"--skip {','.join(args.skip)} cannot write golden files (--add, --update-golden): "
+            "a golden file holds the whole result; write them without --skip"
+        )
     if args.add or args.update_golden:
         for folder in (CASES_DIR, GOLDEN_DIR):
             check_output_folder(suite / folder, "--add" if args.add else "--update-golden")
@@ -145,6 +152,8 @@ def _run(
         f"against {', '.join(r.name for r in references)} and the golden results"
     )
     print(f"{printable(tested.name)} {tested.isolation}")
+    if args.skip:
+        print(not_checked_line(args.skip))
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
 
@@ -162,6 +171,7 @@ def _run(
         references=[r.name for r in references] + ([] if args.update_golden else ["golden"]),
         skipped_references=skipped,
         isolation=tested.isolation,
+        skipped_quantities=args.skip,
     )
     golden_errors = [
         f"golden file {str(orphan)!r} has no case file {str(suite / CASES_DIR / orphan.name)!r}; "
@@ -181,7 +191,9 @@ def _run(
                     golden_errors.append(str(error))
                     print(f"{printable(entry.name)}: golden error")
                     continue
-                outcome = check_case(case, tested, [*references, golden_backend(golden, case)])
+                outcome = check_case(
+                    case, tested, [*references, golden_backend(golden, case)], skip=args.skip
+                )
                 status = outcome.status
             run_record.outcomes.append(outcome)
             run_record.seconds += outcome.seconds

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 import impl
+from conformance.text import table_lines, wrapped
 from conformance.tolerances import tolerance_for
 from conformance.worked.complexity import document_step_counts
 from conformance.worked.examples import (
@@ -1510,12 +1511,20 @@ def row_to_json(row: Row) -> dict[str, Any]:
 NOT_PRINTED = "(not in text)"
 
 
+def document_label(document: str) -> str:
+    """A document's short name in the table: its number (``003`` for
+    ``003_f824c9119bf8e39e.txt``); the table's legend gives the full name."""
+    return document.split("_", 1)[0]
+
+
 def format_table(rows: Sequence[Row]) -> str:
-    """The rows as an aligned table, then the errata and rounded values with their notes."""
-    header = ("document", "quantity", "printed", "computed", "status", "")
+    """The rows as an aligned table that fits a terminal (long cells wrap; ``--json`` has
+    every field whole), then the errata and rounded values with their notes."""
+    documents = sorted({row.document for row in rows})
+    header = ("doc", "quantity", "printed", "computed", "status", "")
     body = [
         (
-            row.document,
+            document_label(row.document),
             row.quantity,
             row.printed if row.printed is not None else NOT_PRINTED,
             row.computed,
@@ -1524,23 +1533,21 @@ def format_table(rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
-        + "  "
-        + line[-1]
-        for line in (header, *body)
-    ]
+    lines = table_lines(header, body, flexible=(1, 2, 3, 5))
+    lines += wrapped(
+        "documents: "
+        + ", ".join(f"{document_label(document)} = {document}" for document in documents)
+    )
     remarks = [row for row in rows if row.status in ("erratum", "rounded") and row.note]
     if remarks:
         lines += ["", "errata and rounded values (the tests use the correct values):"]
-        lines += [f"  {row.document} {row.quantity}: {row.note}" for row in remarks]
-    lines += [
-        "",
+        for row in remarks:
+            lines += wrapped(f"  {document_label(row.document)} {row.quantity}: {row.note}")
+    lines += [""] + wrapped(
         "document 002's parameters are a reconstruction: its figure with them is missing "
         "from the text; they were recovered because they reproduce both printed outputs to "
-        "ten digits.",
-    ]
+        "ten digits."
+    )
     counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
     failing = sum(not row.holds for row in rows)
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)

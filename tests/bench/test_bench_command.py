@@ -57,6 +57,10 @@ def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
     assert any("gradcheck fast_mode" in name for name in names)
     assert any("gradcheck default" in name for name in names)
     assert any(name.startswith("scale:") for name in names)
+    assert any(name.startswith("check --workers 2 vs --workers 1") for name in names)
+    workers = report["details"]["workers"]
+    assert workers["cases"] == bench.QUICK.workers_cases
+    assert set(workers["median_wall_seconds"]) == {"1", "2"}
     for row in report["rows"]:
         assert row["ratio"] > 0 and np.isfinite(row["ratio"])
         assert row["met"] == (None if row["goal"] is None else row["ratio"] >= row["goal"])
@@ -77,6 +81,34 @@ def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
     scale = report["details"]["scale"]
     assert scale["harness_status"] == "agree" and scale["directional_agree"]
     assert scale["parameters"] == pytest.approx(bench.QUICK.scale_parameters, rel=0.01)
+
+
+def test_quick_bench_says_what_it_does_and_shows_its_progress(quick_run):
+    completed, _ = quick_run
+    lines = completed.stderr.splitlines()
+    assert "measuring: a quick pass over every section" in completed.stderr
+    started = [line for line in lines if line.startswith("[") and line.endswith(" ...")]
+    ended = [line for line in lines if line.startswith("[") and "(bench so far" in line]
+    sections = len(bench.SECTIONS)
+    assert sections == 7
+    assert [line.split("]")[0] for line in started] == [
+        f"[{n}/{sections}" for n in range(1, sections + 1)
+    ]
+    assert len(ended) == sections and ended[-1].startswith(f"[{sections}/{sections}] scale: ")
+
+
+def test_the_terminal_table_fits_100_columns():
+    from conformance.bench.report import terminal_table
+
+    rows = [
+        bench.Row("impl vs torch autograd (batch 256, width 512, depth 4, float32)", "impl "
+                  "17.68 ms", "torch 20.48 ms", 1.13, 0.95, ">= 0.95x", note="why " * 60),
+        bench.Row("reported", "a", "b", 2.0, None, "about 4x"),
+    ]  # fmt: skip
+    text = terminal_table(bench.Bench(rows=rows))
+    assert all(len(line) < 100 for line in text.splitlines())
+    assert "    impl 17.68 ms against torch 20.48 ms: 1.13x (goal >= 0.95x: met)" in text
+    assert "    a against b: 2.00x (about 4x)" in text
 
 
 def test_quick_bench_writes_the_table_and_the_chart(quick_run):
