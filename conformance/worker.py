@@ -162,9 +162,7 @@ def sendable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, np.generic):
         return value if value.dtype.kind in "biufc" else f"<{type(value).__name__} object>"
     if isinstance(value, np.ndarray):
-        # contiguous, so that it pickles as one buffer (a strided view, a transpose,
-        # would need a reconstructor the harness does not accept)
-        array = np.ascontiguousarray(value)
+        array = _contiguous(value)
         return array if array.dtype.kind in "biufc" else f"<array of {array.dtype}>"
     if isinstance(value, Mapping):
         return {
@@ -186,7 +184,14 @@ def sendable(value: Any, depth: int = 0) -> Any:
         return f"<{type(value).__name__} object>"
     if array.dtype.kind not in "biufc":
         return f"<{type(value).__name__} object>"
-    return np.ascontiguousarray(array)
+    return _contiguous(array)
+
+
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    """``array`` in C order, so that it pickles as one buffer (a strided view, a
+    transpose, would need a reconstructor the harness does not accept), with its shape:
+    ``np.ascontiguousarray`` would make a 0-d loss a 1-element vector."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def _exit_with_the_harness() -> None:
