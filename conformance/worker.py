@@ -376,6 +376,8 @@ class Worker:
             if fd >= 0:
                 os.close(fd)
         self._to_worker = self._from_worker = -1
+        # the next call starts a new worker (wait_ready), not one that is gone
+        self._ready = self._busy = False
 
     def _kill(self) -> None:
         if self._process is not None:

@@ -39,6 +39,18 @@ def hangs(case):
     time.sleep(3600)
 
 
+_hang_countdown = [3]
+
+
+def hangs_on_its_third_call(case):
+    """Right, except that its third call in a process hangs: the killed worker must be
+    replaced by a new one for the next case, in every checker of --workers."""
+    _hang_countdown[0] -= 1
+    if _hang_countdown[0] == 0:
+        time.sleep(3600)
+    return impl.gradients(case)
+
+
 def closes_its_pipes(case):
     """Closes every file it did not open (the harness's pipe among them), then answers."""
     os.closerange(3, 1024)

@@ -129,6 +129,17 @@ def test_a_hanging_implementation_is_stopped_by_the_time_limit(tmp_path):
     assert replayed.returncode == 1 and "timed out" in replayed.stdout
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_after_a_time_out_the_next_case_gets_a_new_worker(workers, tmp_path):
+    completed = _check(
+        "hangs_on_its_third_call", tmp_path, "--timeout", "2", "--workers", workers, "--cases", "20"
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr, completed.stderr
+    assert "timed out: no result within 2 s (--timeout)" in completed.stdout
+    assert "saved: " in completed.stdout
+
+
 def test_an_implementation_that_writes_into_its_case_is_an_error_naming_the_array(tmp_path):
     completed = _check("writes_into_its_case", tmp_path)
     assert completed.returncode == 1, completed.stdout + completed.stderr
