@@ -39,20 +39,24 @@ TERMINAL_WIDTH = 99
 
 
 def wrapped(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
-    """``line`` cut at spaces into lines of at most ``width`` characters (a word longer
-    than that stays whole), the continuation lines indented two more than the first."""
-    import textwrap
+    """``line`` cut at spaces into lines of at most ``width`` columns (wide characters
+    count two; a word longer than that stays whole), the continuation lines indented
+    two more than the first; the spaces inside a line are kept as they are."""
+    import re
 
-    indent = line[: len(line) - len(line.lstrip(" "))]
-    return textwrap.wrap(
-        line,
-        width=width,
-        initial_indent="",
-        subsequent_indent=indent + "  ",
-        break_long_words=False,
-        break_on_hyphens=False,
-        drop_whitespace=True,
-    ) or [line]
+    body = line.lstrip(" ")
+    indent = line[: len(line) - len(body)]
+    if display_width(line) <= width or not body:
+        return [line]
+    words = re.findall(r"( *)(\S+)", body)
+    lines, current = [], indent + words[0][1]
+    for spaces, word in words[1:]:
+        if display_width(current) + len(spaces) + display_width(word) <= width:
+            current += spaces + word
+        else:
+            lines.append(current)
+            current = indent + "  " + word
+    return [*lines, current]
 
 
 def display_width(text: str) -> int:
