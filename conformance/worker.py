@@ -108,17 +108,39 @@ def _wait(fd: int, deadline: float | None, *, writing: bool) -> None:
         raise TimeoutError
 
 
-def send(fd: int, message: Any, deadline: float | None = None) -> None:
+def send(fd: int, message: Any, deadline: float | None = None) -> int:
+    """Send ``message``; the size of its payload in bytes."""
     payload = pickle.dumps(message, protocol=_PROTOCOL)
     _write(fd, _LENGTH.pack(len(payload)) + payload, deadline)
+    return len(payload)
+
+
+REPLY_MIN_BYTES = 256 << 20
+REPLY_PER_CASE_BYTE = 64
+"""The largest reply the harness reads: 64 bytes per byte of its case, and at least 256
+MiB. A result holds arrays the size of the case's outputs, parameters and inputs
+(about the size of the case), plus whatever extra keys an implementation adds (its
+activations, say: a few times more); a reply far beyond that is not a result, and
+reading it could exhaust the harness's memory."""
+
+
+class ReplyTooLarge(Exception):
+    """A reply announced more bytes than the harness reads."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"{size} bytes, more than the {limit} a reply may have")
+        self.size, self.limit = size, limit
 
 
 BODY_SECONDS = 10.0
 """Once a reply has begun (its worker has finished the case), how long the rest may take."""
 
 
-def receive_bytes(fd: int, deadline: float | None = None) -> bytes:
+def receive_bytes(fd: int, deadline: float | None = None, limit: int | None = None) -> bytes:
+    """One message's bytes; ReplyTooLarge, before reading them, if it has over ``limit``."""
     (length,) = _LENGTH.unpack(_read(fd, _LENGTH.size, deadline))
+    if limit is not None and length > limit:
+        raise ReplyTooLarge(length, limit)
     if deadline is not None:
         deadline = max(deadline, time.monotonic() + BODY_SECONDS)
     return _read(fd, length, deadline)
@@ -416,15 +438,26 @@ class Worker:
         deadline = time.monotonic() + self.timeout if self.timeout else None
         self._busy = True
         try:
-            send(self._to_worker, case, deadline)
+            size = send(self._to_worker, case, deadline)
         except (TimeoutError, OSError) as error:
             lost = self._lost(error, preceding)
             return lambda: lost
-        return lambda: self._receive(deadline, preceding)
+        limit = max(REPLY_MIN_BYTES, REPLY_PER_CASE_BYTE * size)
+        return lambda: self._receive(deadline, preceding, limit)
 
-    def _receive(self, deadline: float | None, preceding: tuple[Case, ...]) -> Call:
+    def _receive(self, deadline: float | None, preceding: tuple[Case, ...], limit: int) -> Call:
         try:
-            data = receive_bytes(self._from_worker, deadline)
+            data = receive_bytes(self._from_worker, deadline, limit)
+        except ReplyTooLarge as error:
+            self._kill()
+            return Call(
+                ERROR,
+                problem=f"its result is too large to be a result of this case ({error}: "
+                f"{REPLY_PER_CASE_BYTE} times the case, at least {REPLY_MIN_BYTES >> 20} MiB); "
+                "a result holds the case's loss, outputs and gradients",
+                preceding=preceding,
+                kind=BROKE_CONTRACT,
+            )
         except (TimeoutError, EOFError, OSError, struct.error) as error:
             return self._lost(error, preceding)
         self._busy = False

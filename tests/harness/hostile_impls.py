@@ -12,6 +12,8 @@ import signal
 import sys
 import time
 
+import numpy as np
+
 import impl
 
 
@@ -107,3 +109,10 @@ def slow(case):
     """Right, but slow: a run over it lasts long enough to be interrupted."""
     time.sleep(0.3)
     return impl.gradients(case)
+
+
+def returns_a_huge_result(case):
+    """Right gradients beside 320 MB of "debug" output: more than a result can be."""
+    result = impl.gradients(case)
+    result["activations"] = np.zeros(40_000_000)
+    return result
