@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import bench
+from conformance.bench import measure as bench
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +36,13 @@ def large_case():
 def cycling(function, items):
     """A no-argument callable that runs ``function`` on the next of ``items`` each call."""
     return bench.iter_calls(function, items)
+
+
+@pytest.fixture(scope="session")
+def cnn_case():
+    return bench.layered_case(bench.SMALL_CNN)
+
+
+@pytest.fixture(scope="session")
+def lstm_case():
+    return bench.layered_case(bench.LSTM_CLASSIFIER)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -10,16 +11,33 @@ from conformance import bind_own_packages
 
 bind_own_packages()  # before references and impl are imported (see conformance/__init__.py)
 
+from conformance import exit_codes  # noqa: E402
 from conformance.backends import BackendError, CallableBackend, select_references  # noqa: E402
 from conformance.calls import InProcess, Tested  # noqa: E402
+from conformance.coverage import advice_lines, too_few_lines, unsupported_lines  # noqa: E402
 from conformance.defaults import (  # noqa: E402
     DEFAULT_CASES,
+    DEFAULT_MIN_COMPARED,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
 )
-from conformance.harness import CheckRun, run_check  # noqa: E402
-from conformance.report import describe_architecture, exit_code, summary_table  # noqa: E402
+from conformance.errors import BadInput  # noqa: E402
+from conformance.harness import (  # noqa: E402
+    AGREE,
+    DEFAULT_MAX_SHRINK_SECONDS,
+    UNSUPPORTED,
+    CheckRun,
+    run_check,
+)
+from conformance.report import (  # noqa: E402
+    describe_architecture,
+    exit_code,
+    failure_of,
+    summary_table,
+)
+from conformance.result import SKIPPABLE  # noqa: E402
+from conformance.verdict import replay_line, save_failure  # noqa: E402
 from conformance.worker import Worker  # noqa: E402
 from contract import DTYPES  # noqa: E402
 
@@ -99,6 +117,9 @@ def check(
     strategy: Any = None,
     shrink: bool = True,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    min_compared: float = DEFAULT_MIN_COMPARED,
+    skip: Sequence[str] = (),
+    workers: int = 1,
 ) -> CheckRun:
     """Check ``implementation`` (a callable or ``"module:callable"``) on random cases.
 
@@ -114,22 +135,60 @@ def check(
     ``run.skipped_references``) unless named in ``require``. ``timeout`` is the time
     limit per case in seconds (0: none), enforced when the implementation runs in a
     worker process (see :func:`tested_implementation`; ``run.isolation`` says where it
-    ran).
+    ran). The run fails unless at least ``min_compared`` (a share from 0 to 1) of its
+    cases were compared: the rest are cases the implementation declines or no reference
+    can judge (:func:`conformance.report.failure_of` says why a run fails). ``skip``
+    names quantities not to check (some of ``"loss"``, ``"outputs"``, ``"input_grad"``),
+    for an implementation that does not compute them. ``workers`` > 1 checks the cases on
+    that many processes (:mod:`conformance.parallel`; the result is that of one process),
+    for an implementation a worker can import and the default stream (no ``strategy``).
     """
     from conformance.strategies import case_stream
 
+    stream: dict[str, Any] = {"dtypes": list(dtypes)}
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
+    filters = {
+        "layers": layers,
+        "activations": activations,
+        "hidden_activations": hidden_activations,
+        "output_activations": output_activations,
+        "losses": losses,
+        "reductions": reductions,
+        "l2": l2,
+    }
+    for name, value in filters.items():  # plain data: --workers sends it to its processes
+        if isinstance(value, str):  # "relu,tanh" as on the command line
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if value is not None:
+            stream[name] = value if isinstance(value, (int, float)) else list(value)
     if strategy is None:  # before any worker starts: a bad filter costs nothing
-        strategy = case_stream(
-            layers=layers,
-            activations=activations,
-            hidden_activations=hidden_activations,
-            output_activations=output_activations,
-            losses=losses,
-            reductions=reductions,
-            l2=l2,
-            dtypes=dtypes,
+        case_stream(**stream)
+    if not 0 <= min_compared <= 1:
+        raise ValueError(f"min_compared must be a share from 0 to 1, not {min_compared!r}")
+    unknown = [name for name in skip if name not in SKIPPABLE]
+    if isinstance(skip, str) or unknown:
+        raise ValueError(
+            f"skip must be a list of some of {', '.join(SKIPPABLE)}, not {skip!r}"
+        )
+    if workers > 1:
+        return _check_on_workers(
+            implementation,
+            workers,
+            plan_options={
+                "timeout": timeout,
+                "against": against if isinstance(against, str) else ",".join(against or ()),
+                "require": tuple(require),
+                "skip": tuple(skip),
+                "stream": stream,
+                "cases": cases,
+                "seed": seed,
+                "shrink": shrink,
+                "shard": (1, 1),
+                "min_compared": min_compared,
+                "max_shrink_seconds": DEFAULT_MAX_SHRINK_SECONDS,
+            },
+            strategy=strategy,
         )
     tested = tested_implementation(implementation, timeout=timeout)
     try:
@@ -140,34 +199,139 @@ def check(
             references,
             cases=cases,
             seed=seed,
-            strategy=strategy,
+            strategy=strategy if strategy is not None else case_stream(**stream),
             shrink=shrink,
             skipped_references=skipped,
+            min_compared=min_compared,
+            skip=tuple(skip),
         )
     finally:
         tested.close()
 
 
-def assert_conforms(implementation: Implementation, **options: Any) -> CheckRun:
+def _check_on_workers(
+    implementation: Implementation,
+    workers: int,
+    *,
+    plan_options: dict[str, Any],
+    strategy: Any,
+) -> CheckRun:
+    from conformance.parallel import Plan, run_parallel, start
+    from conformance.strategies import case_stream
+
+    if strategy is not None:
+        raise ValueError(
+            "workers > 1 draws the default stream in every process: a strategy object "
+            "cannot be sent to them; use workers=1 with a strategy"
+        )
+    spec, why = (
+        (implementation, "") if isinstance(implementation, str) else importable_spec(implementation)
+    )
+    if spec is None:
+        raise ValueError(f"workers > 1 needs an implementation a process can import: {why}")
+    plan = Plan(spec=spec, **plan_options)
+    started = start(plan, workers)
+    return run_parallel(plan, started, strategy=case_stream(**plan.stream))
+
+
+def assert_conforms(
+    implementation: Implementation,
+    *,
+    save_failures: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> CheckRun:
     """``check`` and raise AssertionError with the localised, shrunk mismatch if any.
+    With ``save_failures`` (a folder), the shrunk failing case is saved there, never
+    over a file, and the message gives its path and the command that replays it.
 
     One line in a user's test file::
 
         def test_my_network():
             assert_conforms("mypackage.mlp:gradients", cases=200)
     """
+    __tracebackhide__ = True  # a failing test shows the user's line, not these frames
     run = check(implementation, **options)
     if exit_code(run) != 0:
         if run.interrupted:
             raise KeyboardInterrupt
-        if run.failure is not None:
-            detail = (
-                f"{run.failure.verdict}\nminimal case: {describe_architecture(run.failure.case)}\n"
-                + "\n".join(run.failure.describe().splitlines()[1:])
-            )
-        else:
-            detail = "no case could be compared (every case was unsupported or not comparable)"
-        raise AssertionError(
-            f"gradient conformance failed (seed {run.seed}):\n{detail}\n\n{summary_table(run)}"
-        )
+        saved = []
+        if save_failures is not None and run.failure is not None:
+            saved = saved_failure_lines(run, implementation, save_failures, options)
+        raise AssertionError(failure_message(run, saved))
     return run
+
+
+def saved_failure_lines(
+    run: CheckRun,
+    implementation: Implementation,
+    folder: str | os.PathLike[str],
+    options: Mapping[str, Any],
+) -> list[str]:
+    """Save ``run``'s failure in ``folder`` with its origin; the lines that say where, and
+    how to replay it."""
+    if isinstance(implementation, str):
+        spec: str | None = implementation
+        why = ""
+    else:
+        spec, why = importable_spec(implementation)
+    recorded = {
+        "seed": run.seed,
+        "cases": run.budget,
+        "against": ",".join(run.references),
+        "min_compared": run.min_compared,
+        "skip": list(run.skipped_quantities),
+    }
+    origin = {"implementation": spec or run.tested, "options": recorded}
+    try:
+        paths = save_failure(run, str(folder), origin)
+    except (OSError, BadInput) as error:
+        return [f"not saved in {str(folder)!r}: {error}"]
+    lines = [f"saved: {path}" for path in paths]
+    if spec is None:
+        return [*lines, f"replay: not given: {why}; replay the file with --impl MODULE:CALLABLE"]
+    replay_options = ["--impl", spec]
+    if options.get("against"):
+        replay_options += ["--against", ",".join(run.references)]
+    if run.skipped_quantities:
+        replay_options += ["--skip", ",".join(run.skipped_quantities)]
+    return [*lines, replay_line(run, paths, replay_options)[1]]
+
+
+def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
+    """Why ``run`` failed, for an AssertionError: the shrunk failure localised (and the
+    ``saved`` lines: where it was saved, how to replay it), or how few cases were
+    compared and how to narrow the cases (as keyword arguments)."""
+    failure = failure_of(run)
+    reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+    if run.failure is not None:
+        detail = [
+            run.failure.verdict,
+            f"minimal case: {describe_architecture(run.failure.case)}",
+            *run.failure.describe().splitlines()[1:],
+        ]
+    elif failure == exit_codes.TOO_FEW_COMPARED:
+        detail = too_few_lines(
+            compared=run.count(AGREE),
+            checked=run.checked,
+            min_compared=run.min_compared,
+            reasons=reasons,
+            keywords=True,
+        )
+    else:
+        detail = ["no case could be compared (every case was unsupported or not comparable)"]
+        if reasons:
+            detail += ["  narrow the cases to what the implementation supports:"]
+            detail += ["    " + line for line in advice_lines(reasons, keywords=True)]
+    reasons_text = unsupported_lines(reasons, run.checked)
+    return "\n".join(
+        [
+            f"gradient conformance failed (seed {run.seed}): {exit_codes.FAILURES[failure]}"
+            if failure
+            else f"gradient conformance failed (seed {run.seed})",
+            *detail,
+            *saved,
+            "",
+            summary_table(run),
+            *reasons_text,
+        ]
+    )

@@ -34,10 +34,11 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from conformance.exit_codes import BROKE_CONTRACT, CRASHED
 
 Case = dict[str, Any]
 
@@ -58,7 +59,8 @@ class Call:
     """What one call of the implementation under test gave.
 
     ``status`` is OK (``result`` holds what it returned), UNSUPPORTED or ERROR
-    (``problem`` says why, in words). ``preceding`` holds the cases handed to the same
+    (``problem`` says why, in words; ``kind`` is CRASHED or BROKE_CONTRACT, from
+    :mod:`conformance.exit_codes`). ``preceding`` holds the cases handed to the same
     process before this one (at most HISTORY_LIMIT, oldest first)."""
 
     status: str
@@ -66,6 +68,7 @@ class Call:
     problem: str = ""
     timed_out: bool = False
     preceding: tuple[Case, ...] = ()
+    kind: str = CRASHED
 
 
 class Tested(Protocol):
@@ -165,24 +168,32 @@ def _same_bytes(first: np.ndarray, second: np.ndarray) -> bool:
     return bool(np.array_equal(first, second, equal_nan=True))
 
 
-_HARNESS_FILES = frozenset(
-    str(Path(__file__).with_name(name)) for name in ("calls.py", "worker.py", "backends.py")
-)
+_HARNESS_FOLDER = os.path.dirname(os.path.realpath(__file__))
+"""The harness's core modules (calls, worker, harness, api, ...): never the user's code.
+Its subpackages (the mutation catalogue, the worked examples) hold implementations
+under test, so their frames are kept."""
+
 _LIBRARY_PREFIXES = tuple(
     {
-        path
+        os.path.realpath(path)
         for key in ("stdlib", "platstdlib", "purelib", "platlib")
         if (path := sysconfig.get_paths().get(key))
     }
 )
 
 
+def _harness_frame(filename: str) -> bool:
+    return filename.startswith("<") or (
+        os.path.dirname(os.path.realpath(filename)) == _HARNESS_FOLDER
+    )
+
+
 def _own_frame(filename: str) -> bool:
     """A frame in the implementation's own code: not the harness, not the standard
     library or an installed package (numpy's internals say nothing about the bug)."""
-    if filename in _HARNESS_FILES or filename.startswith("<"):
+    if _harness_frame(filename):
         return False
-    return not filename.startswith(_LIBRARY_PREFIXES)
+    return not os.path.realpath(filename).startswith(_LIBRARY_PREFIXES)
 
 
 def _short(filename: str) -> str:
@@ -192,15 +203,25 @@ def _short(filename: str) -> str:
         return filename
 
 
+FRAMES_SHOWN = 3
+"""How many of the deepest frames of the implementation's own code a message names."""
+
+
 def describe_exception(error: BaseException) -> str:
-    """``SystemExit: 0 (at mypkg/mlp.py:12 in gradients)``: the exception, then where it
-    was raised in the implementation's own files, deepest first (up to three frames)."""
+    """``IndexError: list index out of range (at mynet.py:12 in backward, called from
+    mynet.py:30 in gradients)``: the exception, then where it was raised in the
+    implementation's own files, deepest first (up to FRAMES_SHOWN frames); failing
+    those, where it entered an installed package.
+
+    The one description of an exception raised by any backend, in every command and in
+    the pytest plugin: a paragraph, never a traceback."""
     frames = traceback.extract_tb(error.__traceback__)
     own = [frame for frame in frames if _own_frame(frame.filename)]
     if not own:  # an installed package: say where it was entered at least
-        own = [frame for frame in frames if frame.filename not in _HARNESS_FILES][:1]
+        own = [frame for frame in frames if not _harness_frame(frame.filename)][:1]
     where = ", called from ".join(
-        f"{_short(frame.filename)}:{frame.lineno} in {frame.name}" for frame in reversed(own[-3:])
+        f"{_short(frame.filename)}:{frame.lineno} in {frame.name}"
+        for frame in reversed(own[-FRAMES_SHOWN:])
     )
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return text + (f" (at {where})" if where else "")
@@ -266,6 +287,7 @@ def call_guarded(function: Callable[[Case], Any], case: Mapping[str, Any]) -> Ca
     if changed:
         call = Call(
             ERROR,
+            kind=BROKE_CONTRACT,
             problem="it changed its case: "
             + ", ".join(f"{place} changed" for place in changed)
             + f" (the arrays it is handed are read-only; {RULE_OF_THE_CASE}, rule 3)",

@@ -35,7 +35,11 @@ from contract import (
 )
 
 FORMAT = FORMAT_V1
-CASE_KEYS = ("format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets")
+CASE_KEYS = (
+    "format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets", "origin",
+)  # fmt: skip
+ORIGIN_KEYS = ("implementation", "command", "options")
+"""What a saved failure records about the run that found it (the case's ``origin``)."""
 REQUIRED_KEYS = ("format", "layers", "params", "loss", "inputs", "targets")
 LAYER_KEYS = ("in", "out", "activation")
 PARAM_KEYS = ("W", "b")
@@ -288,7 +292,26 @@ def validate_case(raw: Any, *, source: str | None = None, need_gradient: bool = 
         raise error.with_source(source) if source else error from None
 
 
+def case_origin(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A case's ``origin`` (docs/contract.md, section 'Case'): which implementation failed
+    on it, and the command and options of the run that found it; None if it has none.
+    Never part of the case an implementation receives."""
+    origin = raw.get("origin")
+    if origin is None:
+        return None
+    _check_keys(origin, ORIGIN_KEYS, (), "origin")
+    for key, kind in (("implementation", str), ("command", str), ("options", Mapping)):
+        if key in origin and not isinstance(origin[key], kind):
+            expected = "a JSON object" if kind is Mapping else "a string"
+            raise CaseError(
+                f"expected {expected}, found {brief(origin[key])}", field=f"origin.{key}"
+            )
+    return dict(origin)
+
+
 def _validate(raw: Any, need_gradient: bool) -> Case:
+    if isinstance(raw, Mapping):
+        case_origin(raw)  # checked here, kept out of the case
     if isinstance(raw, Mapping) and raw.get("format") == FORMAT_V2:
         from conformance.case_v2 import validate_v2
 
@@ -373,6 +396,18 @@ def load_case(
     return validate_case(
         read_case_json(path, max_bytes=max_bytes), source=str(path), need_gradient=need_gradient
     )
+
+
+def load_saved_case(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_INPUT_BYTES
+) -> tuple[Case, dict[str, Any] | None]:
+    """A case file (as :func:`load_case`) and its ``origin``, read once."""
+    raw = read_case_json(path, max_bytes=max_bytes)
+    case = validate_case(raw, source=str(path))
+    try:
+        return case, case_origin(raw)
+    except CaseError as error:  # already checked by validate_case
+        raise error.with_source(str(path)) from None
 
 
 def case_to_json(case: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from conformance.case import (
+    CASE_KEYS,
     CaseError,
     _array,
     _check_keys,
@@ -42,7 +43,6 @@ Shape = tuple[int, ...]
 """A shape without the batch axis: (in,) for features, (C, H, W) for images, (T, D)
 for sequences, (T,) for token ids."""
 
-CASE_KEYS = ("format", "name", "dtype", "layers", "params", "loss", "l2", "inputs", "targets")
 REQUIRED_KEYS = ("format", "layers", "params", "loss", "inputs")
 PAIR_FIELDS = ("kernel", "stride", "padding")
 RETURNS = ("last", "sequence")
@@ -480,6 +480,19 @@ def validate_v2(raw: Mapping[str, Any], *, dtype_name: str, need_gradient: bool)
     return case
 
 
+def validate_layers(
+    specs: Any, input_shape: Sequence[int], *, batch_size: int, dtype_name: str = "float64"
+) -> tuple[list[dict[str, Any]], Shape]:
+    """The layers of an architecture normalised as :func:`validate_v2` normalises a case's,
+    checked to chain from inputs of ``input_shape`` (no batch axis), and the last layer's
+    output shape; or CaseError. For building a case around an architecture
+    (:func:`conformance.generators.fill_layered_case`): the targets' shape follows."""
+    if not isinstance(specs, list) or not specs:
+        raise CaseError("expected a non-empty list of layers", field="layers")
+    ctx = _Context(np.dtype(dtype_name).type, batch_size, need_gradient=True)
+    return _layers(specs, tuple(input_shape), "layers", ctx, "the inputs")
+
+
 def output_shape(layer: Mapping[str, Any], shape: Shape) -> Shape:
     """The output shape of a validated layer for an input of ``shape`` (no batch axis)."""
     layer_type = layer["type"]
@@ -497,6 +510,15 @@ def output_shape(layer: Mapping[str, Any], shape: Shape) -> Shape:
     if layer_type in ("rnn", "lstm"):
         return (layer["hidden"],) if layer["return"] == "last" else (shape[0], layer["hidden"])
     return shape  # normalisation, dropout and residual keep their input's shape
+
+
+def chained_output_shape(specs: Sequence[Any], inputs: np.ndarray) -> tuple[int, ...]:
+    """The last layer's output shape, batch axis included, for layer specs (as a case
+    file writes them) on ``inputs``: the shape a dot case's upstream must have, known
+    before the case is complete. CaseError as :func:`validate_v2` raises it."""
+    ctx = _Context(np.float64, int(inputs.shape[0]), need_gradient=True)
+    _, shape = _layers(list(specs), tuple(inputs.shape[1:]), "layers", ctx, "the inputs")
+    return (int(inputs.shape[0]), *shape)
 
 
 def shapes_through(case: Mapping[str, Any]) -> list[Shape]:
@@ -543,16 +565,9 @@ def _describe_layer(layer: Mapping[str, Any]) -> str:
     return text
 
 
-def describe_v2(case: Mapping[str, Any]) -> str:
-    """One line: ``ids (3,) -> embedding 5x2 -> dense 4 tanh -> dense 2 | hinge (sum) | ...``."""
+def describe_layers_v2(case: Mapping[str, Any]) -> list[str]:
+    """The input and each layer in a few words: ``ids (3,)``, ``embedding 5x2``,
+    ``dense 4 tanh``, ``conv2d 2ch 3x3/2x2 pad 1x1 relu``, ``residual[...]``."""
     shape = tuple(case["inputs"].shape[1:])
     first = "ids " if case["inputs"].dtype.kind == "i" else ""
-    parts = [first + _shape_text(shape)] + [_describe_layer(layer) for layer in case["layers"]]
-    loss = case["loss"]
-    loss_text = f"{loss['name']} ({loss['reduction']})"
-    if "margin" in loss:
-        loss_text += f" margin {loss['margin']:g}"
-    return (
-        " -> ".join(parts)
-        + f" | {loss_text} | l2 {case['l2']:g} | {case['dtype']} | N={case['inputs'].shape[0]}"
-    )
+    return [first + _shape_text(shape)] + [_describe_layer(layer) for layer in case["layers"]]

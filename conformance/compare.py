@@ -8,6 +8,7 @@ allowed there (from :mod:`conformance.tolerances`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,16 @@ class Comparison:
     mismatches: list[Entry] = field(default_factory=list)  # the worst, up to MAX_MISMATCHES_KEPT
     worst: Entry | None = None  # the entry closest to (or furthest past) its tolerance
     excluded: int = 0  # entries not compared: at a kink, or behind a normalisation in float32
+    failing_digest: str = ""  # which entries disagree, all of them, whatever their order
+
+    def same_entries_as(self, other: Comparison) -> bool:
+        """Whether the same entries disagree in both comparisons (of the same case),
+        however their errors rank them: two references seldom give the same error to the
+        last bit, and a tie may fall either way."""
+        return (
+            self.mismatch_count == other.mismatch_count
+            and self.failing_digest == other.failing_digest
+        )
 
     @property
     def agrees(self) -> bool:
@@ -153,8 +164,9 @@ def _quantities(
 ) -> Iterator[tuple[str, LayerKey, int | LayerRef | None, np.ndarray]]:
     """(quantity, key, where, array) of every array of a normalised result; ``labels``
     (a version 2 case's layer labels by path) make the keys paths."""
-    yield "loss", None, None, np.asarray(result["loss"])
-    yield "outputs", None, None, np.asarray(result["outputs"])
+    for quantity in ("loss", "outputs"):
+        if result[quantity] is not None:  # None: not checked (--skip)
+            yield quantity, None, None, np.asarray(result[quantity])
     if labels is None:
         for layer, grad in enumerate(result["grads"]):
             yield "W", layer, layer, np.asarray(grad["W"])
@@ -192,14 +204,18 @@ def compare_arrays(
     NaN against NaN and an infinity against the same infinity agree; NaN against a
     number never does.
     """
-    return _compare_pieces([(quantity, layer, tested, reference, None, None)], tolerance)
+    count, kept, worst, _ = _compare_pieces(
+        [(quantity, layer, tested, reference, None, None)], tolerance
+    )
+    return count, kept, worst
 
 
 def _compare_pieces(
     pieces: list[Piece], tolerance: Tolerance
-) -> tuple[int, list[Entry], Entry | None]:
+) -> tuple[int, list[Entry], Entry | None, np.ndarray]:
     """:func:`compare_arrays` over several array pairs at once, each judged against the
-    scale of its own reference array; ties go to the earlier piece and entry."""
+    scale of its own reference array; ties go to the earlier piece and entry. Also the
+    positions of every failing entry in the pieces' concatenation."""
     pieces = [
         (
             quantity,
@@ -213,7 +229,7 @@ def _compare_pieces(
     ]
     pieces = [piece for piece in pieces if piece[2].size]
     if not pieces:
-        return 0, [], None
+        return 0, [], None, np.zeros(0, np.intp)
     sizes = [piece[2].size for piece in pieces]
     starts = np.cumsum([0, *sizes[:-1]])
     tested = np.concatenate([piece[2].reshape(-1) for piece in pieces])
@@ -267,7 +283,7 @@ def _compare_pieces(
 
     worst_first = failing[np.argsort(-ratio[failing], kind="stable")]
     kept = [entry(int(flat)) for flat in worst_first[:MAX_MISMATCHES_KEPT]]
-    return len(failing), kept, entry(int(np.argmax(ratio)))
+    return len(failing), kept, entry(int(np.argmax(ratio))), failing
 
 
 def _groups(pieces: list[Piece]) -> Iterator[list[Piece]]:
@@ -337,12 +353,17 @@ def compare_results(
             _quantities(tested, labels), _quantities(reference, labels), strict=True
         )
     ]
-    for group in _groups(pieces):
-        count, kept, worst = _compare_pieces(group, tolerance)
+    # The results of one case have the same pieces in the same order for every
+    # reference, so the failing positions in each group identify the failing entries.
+    digest = hashlib.blake2b(digest_size=16)
+    for number, group in enumerate(_groups(pieces)):
+        count, kept, worst, positions = _compare_pieces(group, tolerance)
+        digest.update(number.to_bytes(8, "little") + positions.astype(np.int64).tobytes())
         comparison.mismatch_count += count
         failing += kept
         if worst is not None and (comparison.worst is None or worst.ratio > comparison.worst.ratio):
             comparison.worst = worst
     failing.sort(key=lambda entry: -entry.ratio)
     comparison.mismatches = failing[:MAX_MISMATCHES_KEPT]
+    comparison.failing_digest = digest.hexdigest()
     return comparison

@@ -50,6 +50,11 @@ seeds 0-19 of the mutation self-test, a bug that needs an rnn returning its last
 after two steps or more took up to 396 of the 400 default cases with two slots each,
 while the embedding bugs took at most 69."""
 
+DEFAULT_MIN_COMPARED = 0.5
+"""The least share of a check's cases that must be compared for it to pass. A run whose
+implementation declines most cases (NotImplementedError) proves little about the rest:
+it fails, and says which options narrow the cases to what the implementation supports."""
+
 DEFAULT_SEED = 0
 """The seed of the case stream: a run is reproducible unless a seed is asked for."""
 

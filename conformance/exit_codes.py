@@ -25,3 +25,22 @@ DESCRIPTIONS = {
     MISSING_BACKEND: "a required backend is not installed",
     INTERRUPTED: "interrupted before the run ended (its reports are marked incomplete)",
 }
+
+# Why a run failed (exit code 1): the last line of check, replay and regress says which,
+# so that a crash or a broken contract is never reported as a mismatch.
+MISMATCH_FOUND = "mismatch"
+CRASHED = "crash"
+BROKE_CONTRACT = "contract"
+REFERENCE_FAILED = "reference"
+NOTHING_COMPARED = "nothing compared"
+TOO_FEW_COMPARED = "too few compared"
+
+FAILURES = {
+    MISMATCH_FOUND: "a mismatch was found",
+    CRASHED: "the implementation crashed (it raised, exited, died or timed out)",
+    BROKE_CONTRACT: "the implementation broke the contract of docs/contract.md (see FAILED)",
+    REFERENCE_FAILED: "a reference failed on a valid case",
+    NOTHING_COMPARED: "no case could be compared",
+    TOO_FEW_COMPARED: "too few cases were compared to call it a pass",
+}
+"""Each reason for exit code 1, as the last line of a run states it."""

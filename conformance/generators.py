@@ -27,7 +27,8 @@ import numpy as np
 from hypothesis.errors import InvalidArgument
 
 from conformance.case import Case, validate_case
-from contract import ACTIVATIONS, REDUCTIONS, TRAINABLE_ACTIVATIONS
+from conformance.case_v2 import param_shapes, validate_layers
+from contract import ACTIVATIONS, FORMAT_V2, REDUCTIONS, TRAINABLE_ACTIVATIONS
 from contract import LOSSES as LOSS_FACTS
 from contract import V1_LOSSES as LOSSES
 from references.numeric_network import run as reference_forward
@@ -466,6 +467,80 @@ def fill_case(
         if well_conditioned(case):
             return case
     return None
+
+
+# -- version 2 cases -----------------------------------------------------------------
+def draw_layer_params(rng: np.random.Generator, layers: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Parameters for normalised version 2 layers (docs/contract-v2.md), layer by layer:
+    every weight array (a key starting with W: W, Wx, Wh) ~ N(0, 1/fan_in), fan_in being
+    the entries one output reads (the product of the array's axes after the first), so
+    that pre-activations are of order 1 as in :func:`draw_params`; b and beta ~ N(0, 0.5^2);
+    gamma ~ N(1, 0.3^2); E ~ N(0, 1); a residual block's inner layers the same way."""
+    params: list[dict] = []
+    for layer in layers:
+        if layer["type"] == "residual":
+            params.append({"layers": draw_layer_params(rng, layer["layers"])})
+            continue
+        drawn = {}
+        for key, shape in param_shapes(layer).items():
+            if key.startswith("W"):
+                drawn[key] = rng.normal(0, 1 / np.sqrt(np.prod(shape[1:])), size=shape)
+            elif key == "gamma":
+                drawn[key] = rng.normal(1, 0.3, size=shape)
+            elif key == "E":
+                drawn[key] = rng.normal(0, 1, size=shape)
+            else:
+                drawn[key] = rng.normal(0, 0.5, size=shape)
+        params.append(drawn)
+    return params
+
+
+def fill_layered_case(
+    architecture: Mapping[str, Any],
+    *,
+    input_shape: Sequence[int],
+    seed: int,
+    batch_size: int,
+    dtype: str = "float64",
+) -> Case:
+    """A validated version 2 case for ``architecture`` (its ``layers`` and ``loss``, as in
+    docs/contract-v2.md) on inputs of ``input_shape`` (no batch axis), with values from
+    ``default_rng(seed)``: parameters by :func:`draw_layer_params`, inputs ~ N(0, 1)
+    (token ids uniform in [0, vocab) for an embedding), one-hot targets as
+    :func:`draw_targets` makes them, or a ``dot`` loss's upstream ~ N(0, 1).
+
+    Unlike :func:`fill_case`, no value is kept away from a kink: the case suits the
+    exact methods (the bench times impl against torch autograd, which agree at a kink),
+    not the numeric reference. Raises CaseError for an architecture that is no valid
+    version 2 network on such inputs.
+    """
+    rng = np.random.default_rng(seed)
+    layers, output = validate_layers(
+        architecture["layers"], input_shape, batch_size=batch_size, dtype_name=dtype
+    )
+    params = draw_layer_params(rng, layers)
+    shape = (batch_size, *input_shape)
+    inputs: np.ndarray
+    if layers[0]["type"] == "embedding":
+        inputs = rng.integers(0, layers[0]["vocab"], size=shape)
+    else:
+        inputs = rng.normal(0, 1, size=shape)
+    loss = dict(architecture["loss"])
+    raw: dict[str, Any] = {
+        "format": FORMAT_V2,
+        "name": f"random seed={seed}",
+        "dtype": dtype,
+        "layers": architecture["layers"],
+        "params": params,
+        "loss": loss,
+        "inputs": inputs,
+    }
+    if not LOSS_FACTS[loss["name"]].takes_targets:
+        loss["upstream"] = rng.normal(0, 1, size=(batch_size, *output))
+    elif len(output) == 1:  # else validate_case says why the loss needs (N, K) outputs
+        last_activation = layers[-1].get("activation", "identity")
+        raw["targets"] = draw_targets(rng, loss["name"], last_activation, (batch_size, *output))
+    return validate_case(raw)
 
 
 # -- seeded architectures and pinned cases -----------------------------------------

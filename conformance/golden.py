@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from conformance.backends import CallableBackend
 from conformance.case import Case, CaseError, case_text, case_to_json
 from conformance.defaults import MAX_INPUT_BYTES
 from conformance.errors import BadInput
 from conformance.jsonfiles import JsonFileError, read_json
 from conformance.outputs import create_file
 from conformance.result import ResultError, normalise_result, result_to_json
+from conformance.tree import map_arrays
 
 GOLDEN_FORMAT = "backprop-golden/1"
 CASES_DIR = "cases"
@@ -133,6 +137,23 @@ def read_golden(path: Path, case: Case, *, max_bytes: int = MAX_INPUT_BYTES) -> 
         raise GoldenError(f"golden file {str(path)!r} is corrupt: {error}; {fix}") from None
 
 
+def golden_backend(golden: Mapping[str, Any], case: Case) -> CallableBackend:
+    """A backend named "golden" that gives a golden result (from :func:`read_golden`) in
+    the case's dtype, to be compared with as the references are."""
+    dtype = np.dtype(case["dtype"])
+
+    def stored(_case: Any) -> dict[str, Any]:
+        input_grad = golden["input_grad"]
+        return {
+            "loss": golden["loss"].astype(dtype),
+            "outputs": golden["outputs"].astype(dtype),
+            "grads": map_arrays(lambda array: array.astype(dtype), golden["grads"]),
+            "input_grad": None if input_grad is None else input_grad.astype(dtype),
+        }
+
+    return CallableBackend("golden", stored)
+
+
 def add_to_suite(
     suite: str | Path,
     stem: str,
@@ -174,6 +195,7 @@ __all__ = [
     "SuiteEntry",
     "add_to_suite",
     "case_digest",
+    "golden_backend",
     "orphan_goldens",
     "read_golden",
     "suite_entries",

@@ -20,8 +20,10 @@ checked unchanged afterwards), in a worker process with a time limit when it is 
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +36,15 @@ from conformance.calls import (
     UNSUPPORTED,
     InProcess,
     Tested,
+    describe_exception,
     private_copy,
 )
 from conformance.case import Case
 from conformance.compare import Comparison, compare_results
-from conformance.defaults import DEFAULT_CASES, DEFAULT_SEED
+from conformance.defaults import DEFAULT_CASES, DEFAULT_MIN_COMPARED, DEFAULT_SEED
+from conformance.exit_codes import BROKE_CONTRACT, MISMATCH_FOUND, REFERENCE_FAILED
 from conformance.normalised import reasons, unchecked_entries
-from conformance.result import ResultError, checked_result, describe_exception
+from conformance.result import ResultError, checked_result
 from conformance.text import printable
 from conformance.tolerances import kind_for
 from conformance.tree import Path, arrays_of, is_v2, layer_labels
@@ -74,6 +78,8 @@ class CaseOutcome:
     tested_result: dict[str, Any] | None = None  # what was compared (normalised), if anything
     timed_out: bool = False  # the tested implementation got no result within its time limit
     preceding: tuple[Case, ...] = ()  # cases its process was handed before this one (failures)
+    failure_kind: str = ""  # a failure's kind: a key of exit_codes.FAILURES
+    unsupported_reason: str = ""  # an unsupported case: why, in the implementation's words
 
     @property
     def failed(self) -> bool:
@@ -86,12 +92,11 @@ class CaseOutcome:
         places (the usual case: the implementation is wrong), the entries are listed
         once, under the first reference, and the others get one line each."""
         lines = [printable(self.verdict)] if self.verdict else []
-        listed: set[tuple[str, ...]] = set()
+        listed: list[Comparison] = []
         for comparison in self.comparisons + self.cross_checks:
             if comparison.agrees:
                 continue
-            places = tuple(entry.place for entry in comparison.mismatches)
-            if places in listed:
+            if any(comparison.same_entries_as(earlier) for earlier in listed):
                 worst = comparison.mismatches[0]
                 lines.append(
                     f"{comparison.tested_name} vs {comparison.reference_name}: the same "
@@ -99,7 +104,7 @@ class CaseOutcome:
                     f"{worst.reference:.10g} at {worst.place})"
                 )
             else:
-                listed.add(places)
+                listed.append(comparison)
                 lines.append(comparison.summary())
         for backend, reason in self.not_comparable.items():
             lines.append(f"{backend}: not comparable here ({printable(reason)})")
@@ -137,9 +142,9 @@ def _non_finite(result: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
+def _run_backend(backend: Backend, case: Case, skip: Sequence[str] = ()) -> tuple[str, Any]:
     """('ok', the normalised result and its provenance) or (status, reason) for a
-    backend on a case."""
+    backend on a case, the quantities in ``skip`` left out."""
     try:
         evaluation = backend.evaluate(private_copy(case))
         raw = evaluation.result
@@ -150,7 +155,8 @@ def _run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
     except Exception as error:  # noqa: BLE001 - any crash on a valid case is reported
         return ERROR, describe_exception(error)
     try:
-        return "ok", Evaluation(checked_result(raw, case, backend.name), evaluation.provenance)
+        result = checked_result(raw, case, backend.name, skip)
+        return "ok", Evaluation(result, evaluation.provenance)
     except ResultError as error:
         return ERROR, str(error)
 
@@ -190,9 +196,11 @@ def run_backend(backend: Backend, case: Case) -> tuple[str, Any]:
     return _run_backend(backend, case)
 
 
-def _run_references(case: Case, references: Sequence[Backend]) -> list[tuple[str, Any]]:
+def _run_references(
+    case: Case, references: Sequence[Backend], skip: Sequence[str]
+) -> list[tuple[str, Any]]:
     """Each reference's (status, evaluation or reason), in order."""
-    return [_run_backend(reference, case) for reference in references]
+    return [_run_backend(reference, case, skip) for reference in references]
 
 
 def as_tested(tested: Backend | Tested) -> Tested:
@@ -203,33 +211,43 @@ def as_tested(tested: Backend | Tested) -> Tested:
     return InProcess(tested, reason="given as a backend object")
 
 
-def check_case(case: Case, tested: Backend | Tested, references: Sequence[Backend]) -> CaseOutcome:
-    """Run ``case`` through ``tested`` and every reference; compare; give a verdict."""
+def check_case(
+    case: Case,
+    tested: Backend | Tested,
+    references: Sequence[Backend],
+    *,
+    skip: Sequence[str] = (),
+) -> CaseOutcome:
+    """Run ``case`` through ``tested`` and every reference; compare; give a verdict.
+    The quantities in ``skip`` (:data:`conformance.result.SKIPPABLE`) are not checked:
+    the tested result may leave them out."""
     started = time.perf_counter()
-    outcome = _check_case(case, as_tested(tested), references)
+    outcome = _check_case(case, as_tested(tested), references, skip)
     outcome.seconds = time.perf_counter() - started
     if not outcome.failed:
         outcome.preceding = ()  # kept for failures only, which may need what came before
     return outcome
 
 
-def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> CaseOutcome:
+def _check_case(
+    case: Case, tested: Tested, references: Sequence[Backend], skip: Sequence[str]
+) -> CaseOutcome:
     dtype = case["dtype"]
     # A worker computes the case while the references do here (two cores, and the pipe's
     # latency hidden); their results are kept only if the tested call gives a result.
     receive = tested.submit(case)
-    reference_runs = _run_references(case, references)
+    reference_runs = _run_references(case, references, skip)
     call = receive()
     if call.status == UNSUPPORTED:
         verdict = f"{tested.name}: unsupported ({call.problem})"
-        return CaseOutcome(case, UNSUPPORTED, verdict=verdict)
+        return CaseOutcome(case, UNSUPPORTED, verdict=verdict, unsupported_reason=call.problem)
     tested_result: dict[str, Any] = {}
-    problem = call.problem
+    problem, kind = call.problem, call.kind
     if call.status == OK:
         try:
-            tested_result = checked_result(call.result, case, tested.name)
+            tested_result = checked_result(call.result, case, tested.name, skip)
         except ResultError as error:
-            problem = str(error)
+            problem, kind = str(error), BROKE_CONTRACT
     if call.status != OK or problem:
         return CaseOutcome(
             case,
@@ -237,6 +255,7 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
             verdict=f"{tested.name} failed: {problem}",
             timed_out=call.timed_out,
             preceding=call.preceding,
+            failure_kind=kind,
         )
 
     outcome = CaseOutcome(case, AGREE, tested_result=tested_result, preceding=call.preceding)
@@ -291,6 +310,10 @@ def _check_case(case: Case, tested: Tested, references: Sequence[Backend]) -> Ca
                 )
             )
     outcome.status, outcome.verdict = _verdict(tested.name, outcome, crashed)
+    if outcome.status == ERROR:
+        outcome.failure_kind = REFERENCE_FAILED
+    elif outcome.status == MISMATCH:
+        outcome.failure_kind = MISMATCH_FOUND
     return outcome
 
 
@@ -356,6 +379,10 @@ class CheckRun:
     # failure in a fresh process (None: not checked).
     replay_cases: list[Case] = field(default_factory=list)
     reproduces: bool | None = None
+    # The least share of the checked cases that must be compared for the run to pass
+    # (0 for replay and regress, whose cases are chosen, not drawn).
+    min_compared: float = 0.0
+    skipped_quantities: tuple[str, ...] = ()  # not checked, at the user's request (--skip)
 
     @property
     def checked(self) -> int:
@@ -379,81 +406,35 @@ class _NoShrinking(BaseException):
     Hypothesis lets it through instead of treating it as the test's failure."""
 
 
-DEFAULT_MAX_SHRINK_SECONDS = 120.0
+@contextmanager
+def _hypothesis_storage_elsewhere() -> Iterator[None]:
+    """Hypothesis caches what it learns of the modules it finds in the current folder in
+    ./.hypothesis; the harness uses no example database and has no use for that cache, so
+    during a run it goes to a temporary folder: a check leaves nothing in the user's
+    folder (their own Hypothesis tests keep theirs)."""
+    from hypothesis import configuration
+
+    previous = configuration.storage_directory(intent_to_write=False).home_directory
+    with tempfile.TemporaryDirectory(prefix="conformance-hypothesis-") as folder:
+        configuration.set_hypothesis_home_dir(folder)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
 
 
-def run_check(
-    tested: Backend | Tested,
-    references: Sequence[Backend],
-    *,
-    cases: int = DEFAULT_CASES,
-    seed: int = DEFAULT_SEED,
-    strategy: Any = None,
-    progress: ProgressCallback | None = None,
-    shrink: bool = True,
-    max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
-    skipped_references: Mapping[str, str] | None = None,
-    shard: tuple[int, int] = (1, 1),
-) -> CheckRun:
-    """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
-
-    Generation stops at the first failing case; Hypothesis then shrinks it (for at
-    most ``max_shrink_seconds``; a case that timed out is not shrunk) and
-    ``CheckRun.failure`` holds the minimal case, replayed by
-    :func:`conformance.reproduce.confirm_failure` before anyone saves it.
-
-    A Ctrl-C (KeyboardInterrupt) stops generation, shrinking and the replay; the run so
-    far is returned with ``interrupted`` set.
-
-    ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
-    stream, so that n machines with the same seed cover one run between them.
-    """
-    shard_index, shard_count = shard
-    if not 1 <= shard_index <= shard_count:
-        raise ValueError(f"shard {shard_index}/{shard_count}: need 1 <= I <= N")
+def draw_stream(
+    test: Callable[[Case], None], *, strategy: Any, cases: int, seed: int, shrink: bool
+) -> None:
+    """Call ``test`` on each case of the stream of ``cases`` cases drawn from ``seed``
+    (the default stream when ``strategy`` is None), with Hypothesis shrinking a case that
+    ``test`` fails on when ``shrink`` is set. The one way every run draws its stream, so
+    that any two draws with the same seed and options see the same cases in the same
+    order until a failure."""
     import hypothesis
     from hypothesis import HealthCheck, Phase, Verbosity, given
-    from hypothesis.errors import Flaky, FlakyFailure
 
-    from conformance.reproduce import confirm_failure
     from conformance.strategies import case_stream
-
-    implementation = as_tested(tested)  # once: an in-process one remembers what it was handed
-    run = CheckRun(
-        seed=seed,
-        budget=cases,
-        tested=implementation.name,
-        references=[reference.name for reference in references],
-        skipped_references=dict(skipped_references or {}),
-        shard=shard,
-        isolation=implementation.isolation,
-    )
-    shrink_started: list[float] = []
-    drawn = [0]
-
-    def test(case: Case) -> None:
-        if run.first_failure is None:
-            drawn[0] += 1
-            if (drawn[0] - 1) % shard_count != shard_index - 1:
-                return  # another shard's case
-        outcome = check_case(case, implementation, references)
-        if run.first_failure is None:
-            outcome.index = drawn[0] - 1
-            run.outcomes.append(outcome)
-            if progress is not None:
-                progress(drawn[0], cases)
-            if outcome.failed:
-                run.first_failure = outcome
-                shrink_started.append(time.perf_counter())
-        else:
-            run.shrink_steps += 1
-            if time.perf_counter() - shrink_started[0] > max_shrink_seconds:
-                return  # out of shrinking time: keep the smallest failure found so far
-        if outcome.failed:
-            run.failure = outcome
-            if outcome.timed_out:
-                raise _NoShrinking
-            raise _CaseFailed(outcome)
 
     phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
     settings = hypothesis.settings(
@@ -472,9 +453,104 @@ def run_check(
     wrapped = hypothesis.seed(seed)(
         settings(given(strategy if strategy is not None else case_stream())(test))
     )
+    with _hypothesis_storage_elsewhere():
+        wrapped()
+
+
+DEFAULT_MAX_SHRINK_SECONDS = 120.0
+
+
+def run_check(
+    tested: Backend | Tested,
+    references: Sequence[Backend],
+    *,
+    cases: int = DEFAULT_CASES,
+    seed: int = DEFAULT_SEED,
+    strategy: Any = None,
+    progress: ProgressCallback | None = None,
+    shrink: bool = True,
+    max_shrink_seconds: float = DEFAULT_MAX_SHRINK_SECONDS,
+    skipped_references: Mapping[str, str] | None = None,
+    shard: tuple[int, int] = (1, 1),
+    min_compared: float = DEFAULT_MIN_COMPARED,
+    skip: Sequence[str] = (),
+    known: Mapping[int, CaseOutcome] | None = None,
+) -> CheckRun:
+    """Check ``tested`` on ``cases`` random cases drawn deterministically from ``seed``.
+
+    Generation stops at the first failing case; Hypothesis then shrinks it (for at
+    most ``max_shrink_seconds``; a case that timed out is not shrunk) and
+    ``CheckRun.failure`` holds the minimal case, replayed by
+    :func:`conformance.reproduce.confirm_failure` before anyone saves it.
+
+    A Ctrl-C (KeyboardInterrupt) stops generation, shrinking and the replay; the run so
+    far is returned with ``interrupted`` set.
+
+    ``shard=(i, n)`` checks only cases i, i + n, i + 2n, ... (1-based) of the same
+    stream, so that n machines with the same seed cover one run between them.
+
+    The run fails unless at least ``min_compared`` of its cases were compared
+    (:func:`conformance.report.failure_of`). The quantities in ``skip`` are not checked
+    (:func:`check_case`).
+
+    ``known`` holds outcomes of this stream already computed, by position (a parallel
+    run's, :mod:`conformance.parallel`): they are taken as they are, not computed again,
+    and the run goes on from there exactly as it would have: a failure among them is
+    shrunk and replayed as if this run had found it.
+    """
+    shard_index, shard_count = shard
+    if not 1 <= shard_index <= shard_count:
+        raise ValueError(f"shard {shard_index}/{shard_count}: need 1 <= I <= N")
+    from hypothesis.errors import Flaky, FlakyFailure
+
+    from conformance.reproduce import confirm_failure
+
+    implementation = as_tested(tested)  # once: an in-process one remembers what it was handed
+    run = CheckRun(
+        seed=seed,
+        budget=cases,
+        tested=implementation.name,
+        references=[reference.name for reference in references],
+        skipped_references=dict(skipped_references or {}),
+        shard=shard,
+        isolation=implementation.isolation,
+        min_compared=min_compared,
+        skipped_quantities=tuple(skip),
+    )
+    shrink_started: list[float] = []
+    drawn = [0]
+    known = known or {}
+
+    def test(case: Case) -> None:
+        if run.first_failure is None:
+            drawn[0] += 1
+            if (drawn[0] - 1) % shard_count != shard_index - 1:
+                return  # another shard's case
+        if run.first_failure is None and drawn[0] - 1 in known:
+            outcome = known[drawn[0] - 1]
+        else:
+            outcome = check_case(case, implementation, references, skip=skip)
+        if run.first_failure is None:
+            outcome.index = drawn[0] - 1
+            run.outcomes.append(outcome)
+            if progress is not None:
+                progress(drawn[0], cases)
+            if outcome.failed:
+                run.first_failure = outcome
+                shrink_started.append(time.perf_counter())
+        else:
+            run.shrink_steps += 1
+            if time.perf_counter() - shrink_started[0] > max_shrink_seconds:
+                return  # out of shrinking time: keep the smallest failure found so far
+        if outcome.failed:
+            run.failure = outcome
+            if outcome.timed_out:
+                raise _NoShrinking
+            raise _CaseFailed(outcome)
+
     started = time.perf_counter()
     try:
-        wrapped()
+        draw_stream(test, strategy=strategy, cases=cases, seed=seed, shrink=shrink)
     except _CaseFailed as failed:
         run.failure = failed.outcome
     except _NoShrinking:

@@ -142,6 +142,21 @@ def _whole_number(text: str) -> int:
     return int(text)
 
 
+def syntax_hint(text: str, position: int) -> str:
+    """What the usual mistakes look like at a syntax error's ``position``: a comment, a
+    trailing comma, single quotes (JSON allows none of them), or, failing those, the
+    list of them."""
+    here = text[position:].lstrip(" \t")
+    before = text[:position].rstrip(" \t\r\n")
+    if here.startswith(("//", "/*", "#")):
+        return "; JSON has no comments: remove it"
+    if here.startswith(("}", "]")) and before.endswith(","):
+        return f"; a comma before {here[0]!r} (a trailing comma) is not allowed in JSON: remove it"
+    if here.startswith("'"):
+        return "; JSON strings and keys take double quotes (\"), not single quotes"
+    return "; common causes: a comment, a trailing comma, single quotes, a missing comma"
+
+
 def parse_json(text: str, *, source: str) -> Any:
     """Parse JSON ``text`` with the depth, duplicate-key and number-length rules;
     JsonFileError naming ``source`` and the line and column of a syntax error."""
@@ -168,7 +183,9 @@ def parse_json(text: str, *, source: str) -> Any:
         ) from None
     except json.JSONDecodeError as error:
         raise JsonFileError(
-            source, f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            source,
+            f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+            + syntax_hint(text, error.pos),
         ) from None
     except (ValueError, RecursionError) as error:  # defensive: the depth is already bounded
         raise JsonFileError(source, f"cannot be parsed as JSON: {error}") from None

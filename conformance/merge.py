@@ -16,10 +16,11 @@ from typing import Any
 from conformance.case import brief
 from conformance.defaults import MAX_INPUT_BYTES, SEED_LIMIT
 from conformance.errors import BadInput
-from conformance.exit_codes import DESCRIPTIONS
+from conformance.exit_codes import DESCRIPTIONS, MISMATCH_FOUND, OK
+from conformance.exit_codes import MISMATCH as MISMATCH_CODE
 from conformance.harness import ERROR, MISMATCH
 from conformance.jsonfiles import JsonFileError, read_json
-from conformance.report import REPORT_FORMAT, STATUSES, verdict_code
+from conformance.report import REPORT_FORMAT, STATUSES, verdict_code, verdict_failure
 
 LISTED_SHARDS = 10
 """How many missing or repeated shards a message names before it only counts them."""
@@ -219,7 +220,12 @@ def _check_consistency(path: str, report: dict[str, Any]) -> None:
             if has_failure
             else "is null but a case has status mismatch or error",
         )
-    code = verdict_code(tally, has_failure=has_failure, whole_run=report["shard"] == [1, 1])
+    code = verdict_code(
+        tally,
+        has_failure=has_failure,
+        whole_run=report["shard"] == [1, 1],
+        min_compared=report.get("min_compared", 0.0),
+    )
     if report["exit_code"] != code:
         raise fields.error(
             "exit_code", f"is {report['exit_code']} but the report's cases mean exit code {code}"
@@ -308,7 +314,7 @@ def merge(paths: list[str], *, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, An
     reports = [load_report(path, max_bytes=max_bytes) for path in paths]
     first = reports[0]
     for path, report in zip(paths, reports, strict=True):
-        for key in ("seed", "budget", "tested", "references", "options"):
+        for key in ("seed", "budget", "tested", "references", "options", "min_compared"):
             if report.get(key) != first.get(key):
                 raise ReportError(
                     f"report {path!r} has {key} {brief(report.get(key))} but {paths[0]!r} has "
@@ -332,6 +338,13 @@ def merge(paths: list[str], *, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, An
         )
     merged_run = {"references": first["references"], "tested": first["tested"], "cases": cases}
     tally = _tally(cases)
+    min_compared = first.get("min_compared", 0.0)
+    failure_kind = verdict_failure(
+        tally,
+        failure_kind=(failures[0].get("failure_kind") or MISMATCH_FOUND) if failures else None,
+        whole_run=True,
+        min_compared=min_compared,
+    )
     return {
         **{key: first[key] for key in ("format", "seed", "budget", "tested", "references")},
         "complete": True,
@@ -339,7 +352,9 @@ def merge(paths: list[str], *, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, An
         "versions": first["versions"],
         "merged_from": paths,
         "shard": [1, 1],
-        "exit_code": verdict_code(tally, has_failure=bool(failures), whole_run=True),
+        "exit_code": MISMATCH_CODE if failure_kind else OK,
+        "failure_kind": failure_kind,
+        "min_compared": min_compared,
         "counts": tally,
         "per_reference": _per_reference(merged_run),
         "seconds": round(sum(r["seconds"] for r in reports), 3),

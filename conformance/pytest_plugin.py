@@ -1,28 +1,37 @@
 """The pytest plugin (registered through the ``pytest11`` entry point).
 
 Options ``--conformance-impl``, ``--conformance-seed``, ``--conformance-cases``,
-``--conformance-against``, ``--conformance-timeout``; the seed in the report header
-so any run can be repeated (as pytest-randomly does); a ``conformance`` fixture whose ``check()``
-runs the whole harness in one line; and two Hypothesis profiles:
-``conformance-ci`` (derandomized, no example database, no deadline: the first JAX
-call compiles) and ``conformance-dev``.
+``--conformance-against``, ``--conformance-timeout``, ``--conformance-min-compared``,
+``--conformance-skip`` and ``--conformance-save-failures``; the seed in the report
+header so any run can be repeated (as pytest-randomly does), the same seed on every
+pytest-xdist worker; a ``conformance`` fixture whose ``check()`` runs the whole harness
+in one line, saves a failure's shrunk case and gives the command that replays it, and
+hides its own frames from the traceback; a closing section that says how many cases each
+passing check compared; and two Hypothesis profiles, ``conformance-ci`` (derandomized,
+no example database, no deadline: the first JAX call compiles) and ``conformance-dev``,
+registered before ``--hypothesis-profile`` is read.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from conformance.defaults import (
     DEFAULT_CASES,
+    DEFAULT_FAILURES_DIR,
+    DEFAULT_MIN_COMPARED,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
     SEED_LIMIT,
 )
+
+PROPERTY = "conformance"
+"""The name of the user property a passing check leaves on its test's report."""
 
 
 def _register_profiles() -> None:
@@ -40,6 +49,9 @@ def _register_profiles() -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    # Registered here, the first hook of every plugin: Hypothesis's own plugin loads
+    # --hypothesis-profile in pytest_configure, which may run before ours.
+    _register_profiles()
     group = parser.getgroup("conformance", "gradient conformance (backprop-conformance)")
     group.addoption(
         "--conformance-impl",
@@ -75,21 +87,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"time limit per case for an implementation that runs in a worker process "
         f"(default {DEFAULT_TIMEOUT_SECONDS:g}; 0 disables it)",
     )
+    group.addoption(
+        "--conformance-min-compared",
+        type=float,
+        default=DEFAULT_MIN_COMPARED,
+        metavar="SHARE",
+        help=f"the least share of the cases that must be compared for a pass (default "
+        f"{DEFAULT_MIN_COMPARED:g})",
+    )
+    group.addoption(
+        "--conformance-skip",
+        default="",
+        metavar="QUANTITIES",
+        help="quantities not to check, for an implementation that does not compute them "
+        "(comma-separated: loss, outputs, input_grad)",
+    )
+    group.addoption(
+        "--conformance-save-failures",
+        default=DEFAULT_FAILURES_DIR,
+        metavar="DIR",
+        help=f"where a failing check saves its shrunk case (default {DEFAULT_FAILURES_DIR}/ "
+        "under the rootdir); never over a file",
+    )
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _seed(config: pytest.Config) -> int:
+    """The run's seed: the controller's on a pytest-xdist worker, so that every worker
+    draws the same stream; else from --conformance-seed."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "conformance_seed" in workerinput:
+        return int(workerinput["conformance_seed"])
+    text = config.getoption("--conformance-seed")
+    if text == "random":
+        return random.SystemRandom().randrange(SEED_LIMIT)
+    try:
+        return int(text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--conformance-seed: expected a whole number or 'random', found {text!r}"
+        ) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _register_profiles()
-    text = config.getoption("--conformance-seed")
-    if text == "random":
-        seed = random.SystemRandom().randrange(SEED_LIMIT)
-    else:
-        try:
-            seed = int(text)
-        except ValueError:
-            raise pytest.UsageError(
-                f"--conformance-seed: expected a whole number or 'random', found {text!r}"
-            ) from None
-    config.stash[_SEED] = seed
+    config.stash[_SEED] = _seed(config)
     if config.getoption("--conformance-timeout") < 0:
         raise pytest.UsageError(
             f"--conformance-timeout: expected a number of seconds >= 0, found "
@@ -100,6 +144,27 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--conformance-cases: expected a number >= 1, found "
             f"{config.getoption('--conformance-cases')}"
         )
+    if not 0 <= config.getoption("--conformance-min-compared") <= 1:
+        raise pytest.UsageError(
+            f"--conformance-min-compared: expected a share from 0 to 1, found "
+            f"{config.getoption('--conformance-min-compared')}"
+        )
+    from conformance.result import SKIPPABLE
+
+    unknown = [n for n in _names(config.getoption("--conformance-skip")) if n not in SKIPPABLE]
+    if unknown:
+        raise pytest.UsageError(
+            f"--conformance-skip: cannot skip {', '.join(map(repr, unknown))}; expected some "
+            f"of: {', '.join(SKIPPABLE)}"
+        )
+    config.pluginmanager.register(_Summary(), "conformance-summary")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand the controller's seed to each worker (a 'random' seed is drawn
+    once)."""
+    node.workerinput["conformance_seed"] = node.config.stash[_SEED]
 
 
 _SEED = pytest.StashKey[int]()
@@ -113,6 +178,40 @@ def pytest_report_header(config: pytest.Config) -> str:
     )
 
 
+class _Summary:
+    """Collects what each passing check compared (from the test reports, which also
+    reach the controller of a pytest-xdist run) and prints it at the end."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" and report.passed:
+            self.lines += [
+                f"{report.nodeid}: {value}"
+                for name, value in report.user_properties
+                if name == PROPERTY
+            ]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.lines:
+            terminalreporter.section("conformance")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+
+
+def compared_text(run: Any) -> str:
+    """What a passing check compared, in one line."""
+    references = ", ".join(run.references)
+    skipped = (
+        f"; not checked: {', '.join(run.skipped_quantities)}" if run.skipped_quantities else ""
+    )
+    return (
+        f"{run.tested}: {run.count('agree')} of {run.checked} cases compared with "
+        f"{references} (seed {run.seed}){skipped}"
+    )
+
+
 @dataclass
 class ConformanceFixture:
     """What the ``conformance`` fixture gives a test: the options, and ``check()``."""
@@ -122,33 +221,51 @@ class ConformanceFixture:
     cases: int
     against: list[str]
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    min_compared: float = DEFAULT_MIN_COMPARED
+    skip: list[str] = field(default_factory=list)
+    save_failures: str | None = None
+    node: Any = field(default=None, repr=False)  # the test: a pass leaves its counts on it
 
     def check(self, implementation: Any = None, **options: Any) -> Any:
         """Run the harness on ``implementation`` (default: --conformance-impl); fail the
-        test with the localised, shrunk mismatch if any. ``timeout=`` (seconds per case,
-        0: none) overrides --conformance-timeout; it holds where the implementation runs
-        in a worker process (see :func:`conformance.api.tested_implementation`). The
-        stream's filters (``layers=``, ``activations=``, ``hidden_activations=``,
-        ``output_activations=``, ``losses=``, ``reductions=``, ``l2=``) narrow it as
-        ``check``'s options do (:func:`conformance.api.check`)."""
+        test with the localised, shrunk mismatch if any, saved under
+        --conformance-save-failures with the command that replays it. Keyword options
+        are those of :func:`conformance.api.check` (``timeout``, ``min_compared``,
+        ``skip``, and the stream's filters ``layers=``, ``activations=``,
+        ``hidden_activations=``, ``output_activations=``, ``losses=``, ``reductions=``,
+        ``l2=``, ...) and override the command line's."""
+        __tracebackhide__ = True  # a failing test shows the user's line, not these frames
         from conformance.api import assert_conforms
+        from conformance.errors import BadInput
 
         options.setdefault("seed", self.seed)
         options.setdefault("cases", self.cases)
         options.setdefault("against", self.against or None)
         options.setdefault("timeout", self.timeout)
-        return assert_conforms(implementation or self.implementation, **options)
+        options.setdefault("min_compared", self.min_compared)
+        options.setdefault("skip", self.skip)
+        options.setdefault("save_failures", self.save_failures)
+        try:
+            run = assert_conforms(implementation or self.implementation, **options)
+        except BadInput as error:  # an implementation that cannot be imported, a bad name
+            pytest.fail(f"conformance: {error}", pytrace=False)
+        if self.node is not None:
+            self.node.user_properties.append((PROPERTY, compared_text(run)))
+        return run
 
 
 @pytest.fixture
 def conformance(request: pytest.FixtureRequest) -> ConformanceFixture:
     """``def test_mine(conformance): conformance.check("mypkg.mlp:gradients")``."""
     config = request.config
-    against = [n.strip() for n in config.getoption("--conformance-against").split(",") if n.strip()]
     return ConformanceFixture(
         implementation=config.getoption("--conformance-impl"),
         seed=config.stash[_SEED],
         cases=config.getoption("--conformance-cases"),
-        against=against,
+        against=_names(config.getoption("--conformance-against")),
         timeout=config.getoption("--conformance-timeout"),
+        min_compared=config.getoption("--conformance-min-compared"),
+        skip=_names(config.getoption("--conformance-skip")),
+        save_failures=str(config.rootpath / config.getoption("--conformance-save-failures")),
+        node=request.node,
     )

@@ -13,7 +13,8 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.case import Case, case_to_json
-from conformance.case_v2 import describe_v2
+from conformance.case_v2 import describe_layers_v2
+from conformance.coverage import reason_counts
 from conformance.harness import (
     AGREE,
     ERROR,
@@ -38,13 +39,14 @@ def describe_architecture(case: Case) -> str:
     """One line: ``3 -> 4 tanh -> 2 softmax | cross_entropy (mean) | l2 0.1 | float32 | N=2``
     (a version 2 case: ``(1, 6, 6) -> conv2d 2ch 3x3 relu -> maxpool2d 2x2 -> ...``)."""
     if is_v2(case):
-        return describe_v2(case)
-    parts = [str(case["layers"][0]["in"])]
-    for layer in case["layers"]:
-        activation = layer["activation"]
-        if "negative_slope" in layer:
-            activation += f"({layer['negative_slope']:g})"
-        parts.append(f"{layer['out']} {activation}")
+        parts = describe_layers_v2(case)
+    else:
+        parts = [str(case["layers"][0]["in"])]
+        for layer in case["layers"]:
+            activation = layer["activation"]
+            if "negative_slope" in layer:
+                activation += f"({layer['negative_slope']:g})"
+            parts.append(f"{layer['out']} {activation}")
     loss = case["loss"]
     loss_text = f"{loss['name']} ({loss['reduction']})"
     if "margin" in loss:
@@ -67,27 +69,65 @@ def versions() -> dict[str, str]:
 
 
 def exit_code(run: CheckRun) -> int:
-    """0 when every checked case agrees; 1 on any mismatch, error, or when nothing was checked;
-    130 when the run was interrupted (whatever it had found: it did not finish)."""
+    """0 when the run passes (:func:`failure_of`); 1 when it fails; 130 when it was
+    interrupted (whatever it had found: it did not finish)."""
     if run.interrupted:
         return exit_codes.INTERRUPTED
-    return verdict_code(
+    return exit_codes.MISMATCH if failure_of(run) else exit_codes.OK
+
+
+def failure_of(run: CheckRun) -> str | None:
+    """Why ``run`` fails (a key of :data:`exit_codes.FAILURES`), or None if it passes."""
+    kind = None
+    if run.failure is not None:
+        kind = run.failure.failure_kind or exit_codes.MISMATCH_FOUND
+    return verdict_failure(
         {status: run.count(status) for status in STATUSES},
-        has_failure=run.failure is not None,
+        failure_kind=kind,
         whole_run=run.shard == (1, 1),
+        min_compared=run.min_compared,
     )
 
 
-def verdict_code(counts: Mapping[str, int], *, has_failure: bool, whole_run: bool) -> int:
+def verdict_failure(
+    counts: Mapping[str, int],
+    *,
+    failure_kind: str | None,
+    whole_run: bool,
+    min_compared: float = 0.0,
+) -> str | None:
+    """Why outcomes with these counts by status fail a run, or None if they pass: the
+    failure's own kind; no case compared; or fewer than ``min_compared`` of the cases
+    compared (a run that compared 7 of 100 cases proves little)."""
+    if failure_kind is not None:
+        return failure_kind
+    if counts.get(MISMATCH, 0):
+        return exit_codes.MISMATCH_FOUND
+    if counts.get(ERROR, 0):
+        return exit_codes.CRASHED
+    total = sum(counts.values())
+    if total == 0 and not whole_run:
+        return None  # this shard drew none of the run's cases: nothing to check
+    compared = counts.get(AGREE, 0)
+    if compared == 0:
+        return exit_codes.NOTHING_COMPARED  # never report that as a pass
+    if compared < min_compared * total:
+        return exit_codes.TOO_FEW_COMPARED
+    return None
+
+
+def verdict_code(
+    counts: Mapping[str, int], *, has_failure: bool, whole_run: bool, min_compared: float = 0.0
+) -> int:
     """The exit code that case outcomes mean, from their counts by status: the one rule,
     used for a run and to recompute a report's (``merge-reports`` trusts no stated code)."""
-    if has_failure or counts.get(MISMATCH, 0) or counts.get(ERROR, 0):
-        return exit_codes.MISMATCH
-    if sum(counts.values()) == 0 and not whole_run:
-        return exit_codes.OK  # this shard drew none of the run's cases: nothing to check
-    if counts.get(AGREE, 0) == 0:
-        return exit_codes.MISMATCH  # nothing was actually compared: never report that as a pass
-    return exit_codes.OK
+    failure = verdict_failure(
+        counts,
+        failure_kind=exit_codes.MISMATCH_FOUND if has_failure else None,
+        whole_run=whole_run,
+        min_compared=min_compared,
+    )
+    return exit_codes.MISMATCH if failure else exit_codes.OK
 
 
 def summarised_outcomes(run: CheckRun) -> list[CaseOutcome]:
@@ -144,6 +184,7 @@ def _outcome_json(index: int, outcome: CaseOutcome) -> dict[str, Any]:
         "architecture": describe_architecture(outcome.case),
         "status": outcome.status,
         "verdict": outcome.verdict,
+        "failure_kind": outcome.failure_kind or None,
         "seconds": round(outcome.seconds, 6),
         "comparisons": [c.to_json() for c in outcome.comparisons + outcome.cross_checks],
         "not_comparable": outcome.not_comparable,
@@ -186,7 +227,16 @@ def report_json(
         "skipped_references": run.skipped_references,
         "versions": versions(),
         "exit_code": exit_code(run),
+        "failure_kind": None if run.interrupted else failure_of(run),
+        "min_compared": run.min_compared,
+        "skipped_quantities": list(run.skipped_quantities),
         "counts": {status: run.count(status) for status in STATUSES},
+        "unsupported_reasons": [
+            {"reason": reason, "count": count}
+            for reason, count in reason_counts(
+                o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED
+            )
+        ],
         "per_reference": per_reference,
         "seconds": round(run.seconds, 3),
         "shard": list(run.shard),

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from conformance.calls import ERROR, RULE_OF_THE_CASE, Tested, case_arrays
 from conformance.case import Case
+from conformance.exit_codes import BROKE_CONTRACT
 from conformance.harness import CaseOutcome, CheckRun, check_case
 from references.base import Backend
 
@@ -45,14 +46,17 @@ CONFIRMATIONS = 3
 
 
 def replay_sequence(
-    tested: Tested, cases: Sequence[Case], references: Sequence[Backend]
+    tested: Tested,
+    cases: Sequence[Case],
+    references: Sequence[Backend],
+    skip: Sequence[str] = (),
 ) -> CaseOutcome:
     """Hand ``cases`` in order to a fresh process of ``tested``; the outcome of the last."""
     fresh = tested.fresh()
     try:
         for case in cases[:-1]:
             fresh.call(case)
-        return check_case(cases[-1], fresh, references)
+        return check_case(cases[-1], fresh, references, skip=skip)
     finally:
         if fresh is not tested:
             fresh.close()
@@ -89,11 +93,14 @@ def confirm_failure(run: CheckRun, tested: Tested, references: Sequence[Backend]
     other = _another_case(run, failure)
     if other is not None and not failure.timed_out:
         trials.append((f"right after another case {where}", [other, failure.case]))
-    replays = [(label, replay_sequence(tested, cases, references)) for label, cases in trials]
+    skip = run.skipped_quantities
+    replays = [
+        (label, replay_sequence(tested, cases, references, skip)) for label, cases in trials
+    ]
     if all(outcome.status == failure.status for _, outcome in replays):
         run.replay_cases, run.reproduces = [failure.case], True
         return
-    sequence = _reproducing_sequence(tested, failure, references, alone=replays[0][1])
+    sequence = _reproducing_sequence(tested, failure, references, skip, alone=replays[0][1])
     run.replay_cases = sequence or [failure.case]
     run.reproduces = sequence is not None
     told = "; ".join(f"{label}: {outcome.status}" for label, outcome in replays)
@@ -106,6 +113,7 @@ def confirm_failure(run: CheckRun, tested: Tested, references: Sequence[Backend]
     run.failure = dataclasses.replace(
         failure,
         status=ERROR,
+        failure_kind=BROKE_CONTRACT,
         verdict=f"{run.tested} is not a function of its case (stateful or nondeterministic): "
         f"this case gave {failure.status} in the run ({failure.verdict}); {told}; {found} "
         f"({RULE_OF_THE_CASE}, rule 2)",
@@ -113,7 +121,12 @@ def confirm_failure(run: CheckRun, tested: Tested, references: Sequence[Backend]
 
 
 def _reproducing_sequence(
-    tested: Tested, failure: CaseOutcome, references: Sequence[Backend], *, alone: CaseOutcome
+    tested: Tested,
+    failure: CaseOutcome,
+    references: Sequence[Backend],
+    skip: Sequence[str],
+    *,
+    alone: CaseOutcome,
 ) -> list[Case] | None:
     """The shortest sequence found (the failing case last) after which a fresh process
     fails as ``failure`` did, three times in a row; None if there is none."""
@@ -122,7 +135,7 @@ def _reproducing_sequence(
 
     def reproduces(cases: list[Case]) -> bool:
         trials[0] += 1
-        return replay_sequence(tested, cases, references).status == failure.status
+        return replay_sequence(tested, cases, references, skip).status == failure.status
 
     def within_budget() -> bool:
         return trials[0] < SEARCH_TRIALS and time.monotonic() < deadline

@@ -9,9 +9,6 @@ input from the user (exit code 2), so :class:`ResultError` is not a ``BadInput``
 
 from __future__ import annotations
 
-import os
-import sysconfig
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +19,9 @@ from conformance.case_v2 import shapes_through
 from conformance.tree import Path, arrays_of, is_v2
 
 RESULT_KEYS = ("loss", "outputs", "grads", "input_grad")
+SKIPPABLE = ("loss", "outputs", "input_grad")
+"""The quantities a user may ask not to check (``--skip``), for an implementation that does
+not compute them: never the parameter gradients, which are what is checked."""
 RESULT_SECTION = "see docs/contract.md, section 'Result'"
 DTYPE_SECTION = "see docs/contract.md, section 'Dtype'"
 
@@ -46,8 +46,11 @@ def _as_array(value: Any, shape: tuple[int, ...], where: str, backend: str) -> n
     return array
 
 
-def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
-    """``result`` with every value a float64 numpy array of the contract's shape.
+def normalise_result(
+    result: Any, case: Case, backend: str, skip: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``result`` with every value a float64 numpy array of the contract's shape, and
+    None for the quantities in ``skip`` (SKIPPABLE), which may be missing or anything.
 
     Raises :class:`ResultError` naming the missing key or the wrong shape. Values
     are widened to float64 only for comparison; NaN and inf are kept so that the
@@ -59,10 +62,17 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
             + ", ".join(RESULT_KEYS)
             + f" ({RESULT_SECTION})"
         )
-    missing = [key for key in RESULT_KEYS if key not in result]
+    missing = [key for key in RESULT_KEYS if key not in result and key not in skip]
     if missing:
+        hint = [key for key in missing if key in SKIPPABLE]
         raise ResultError(
-            f"backend {backend!r}: result has no {', '.join(map(repr, missing))} ({RESULT_SECTION})"
+            f"backend {backend!r}: result has no {', '.join(map(repr, missing))} ({RESULT_SECTION}"
+            + (
+                f"; an implementation that does not compute {', '.join(hint)} can be checked "
+                f"without it: --skip {','.join(hint)})"
+                if hint
+                else ")"
+            )
         )
     count = case["inputs"].shape[0]
     grads = _normal_grads(result["grads"], case["layers"], case["params"], "grads", backend)
@@ -71,18 +81,19 @@ def normalise_result(result: Any, case: Case, backend: str) -> dict[str, Any]:
     else:
         outputs_shape = (count, case["layers"][-1]["out"])
     token_ids = case["inputs"].dtype.kind == "i"
-    if token_ids and result["input_grad"] is not None:
+    if token_ids and result.get("input_grad") is not None and "input_grad" not in skip:
         raise ResultError(
             f"backend {backend!r}: input_grad must be null (None) when the inputs are token "
             f"ids, which have no gradient (see docs/contract-v2.md, section 'Result')"
         )
+    shapes = {"loss": (), "outputs": outputs_shape, "input_grad": case["inputs"].shape}
     return {
-        "loss": _as_array(result["loss"], (), "loss", backend),
-        "outputs": _as_array(result["outputs"], outputs_shape, "outputs", backend),
-        "grads": grads,
-        "input_grad": None
-        if token_ids
-        else _as_array(result["input_grad"], case["inputs"].shape, "input_grad", backend),
+        key: grads
+        if key == "grads"
+        else None
+        if key in skip or (key == "input_grad" and token_ids)
+        else _as_array(result[key], shapes[key], key, backend)
+        for key in RESULT_KEYS
     }
 
 
@@ -128,15 +139,17 @@ def _normal_grads(
     return normal
 
 
-def dtype_problems(raw: Mapping[str, Any], case: Case, name: str) -> list[str]:
-    """Arrays a backend returned in another dtype than the case's (the contract says same).
+def dtype_problems(
+    raw: Mapping[str, Any], case: Case, name: str, skip: Sequence[str] = ()
+) -> list[str]:
+    """Arrays a backend returned in another dtype than the case's (the contract says same),
+    the quantities in ``skip`` left out.
 
     numpy arrays must carry the case's dtype; nested lists of a float32 case must hold
     float32 values (each one unchanged by rounding to float32)."""
     expected = np.dtype(case["dtype"])
     found = []
-    arrays = [("loss", raw.get("loss")), ("outputs", raw.get("outputs"))]
-    arrays.append(("input_grad", raw.get("input_grad")))
+    arrays = [(key, raw.get(key)) for key in SKIPPABLE if key not in skip]
     params = arrays_of(case["params"])  # a checked result's grads have the params' layout
     for path, key, _ in params:
         value = _lookup(raw.get("grads"), path, key)
@@ -177,45 +190,15 @@ def _grad_place(path: Path, key: str) -> str:
     )
 
 
-def checked_result(raw: Any, case: Case, backend: str) -> dict[str, Any]:
+def checked_result(raw: Any, case: Case, backend: str, skip: Sequence[str] = ()) -> dict[str, Any]:
     """The normalised result (:func:`normalise_result`) if ``raw`` follows the contract,
-    dtype included; :class:`ResultError` saying what breaks it otherwise."""
-    result = normalise_result(raw, case, backend)
-    problems = dtype_problems(raw, case, backend)
+    dtype included, the quantities in ``skip`` set to None; :class:`ResultError` saying
+    what breaks it otherwise."""
+    result = normalise_result(raw, case, backend, skip)
+    problems = dtype_problems(raw, case, backend, skip)
     if problems:
         raise ResultError(problems[0])
     return result
-
-
-_LIBRARY_FOLDERS = tuple(
-    os.path.realpath(folder)
-    for folder in {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
-)
-_HARNESS_FOLDER = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
-
-
-def describe_exception(error: BaseException) -> str:
-    """``"ValueError: shapes do not align (at mypackage/mlp.py:42, in gradients)"``: the
-    exception's type and message and where it was raised in the caller's code.
-
-    The place is the innermost frame outside this package and outside the standard
-    library and installed packages (numpy's frame says little); failing that, the
-    innermost frame outside this package."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not os.path.realpath(frame.filename).startswith(_HARNESS_FOLDER + os.sep)
-    ]
-    own = [
-        frame
-        for frame in frames
-        if not os.path.realpath(frame.filename).startswith(_LIBRARY_FOLDERS)
-    ]
-    chosen = (own or frames)[-1:] if frames else []
-    for frame in chosen:
-        text += f" (at {frame.filename}:{frame.lineno}, in {frame.name})"
-    return text
 
 
 def result_to_json(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ an interrupted run says so, exits 130 and marks its reports incomplete.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +25,9 @@ from typing import TextIO
 
 from conformance import exit_codes
 from conformance.case import case_to_json, save_case_unique
+from conformance.coverage import advice_lines, too_few_lines, unsupported_lines
 from conformance.errors import BadInput
-from conformance.harness import CheckRun
+from conformance.harness import AGREE, UNSUPPORTED, CheckRun
 from conformance.outputs import (
     check_output_file,
     check_output_folder,
@@ -35,6 +38,7 @@ from conformance.report import (
     describe_architecture,
     dump_json,
     exit_code,
+    failure_of,
     in_progress_json,
     in_progress_junit_xml,
     is_json_report,
@@ -44,7 +48,7 @@ from conformance.report import (
     summary_table,
     write_report,
 )
-from conformance.text import printable
+from conformance.text import printable, wrapped
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Outputs:
     options: Mapping[str, object] = field(default_factory=dict)  # recorded in the JSON report
     inputs: Sequence[str] = ()  # files the command reads: never an output
     read_folders: Sequence[str] = ()  # folders the command reads (a suite's): no output inside
+    origin: Mapping[str, object] | None = None  # saved with the failure (case.ORIGIN_KEYS)
 
 
 def check_output_paths(outputs: Outputs) -> None:
@@ -97,16 +102,44 @@ def replay_command(paths: Sequence[Path], replay_options: Sequence[str]) -> str:
     return shlex.join(["python", "-m", "conformance", "replay", *map(str, paths), *replay_options])
 
 
-def _save_failure(run: CheckRun, save_dir: str) -> list[Path]:
-    """Save the failing case (after the cases to replay before it, if any): the paths in
-    replay order."""
+def replay_line(
+    run: CheckRun, paths: Sequence[Path], replay_options: Sequence[str]
+) -> tuple[str | None, str]:
+    """The command that replays a saved failure (None when none would fail again) and the
+    line that gives it, or says why there is none."""
+    if run.reproduces:
+        command = replay_command(paths, replay_options)
+        return command, f"replay: {command}"
+    if run.reproduces is None:
+        return None, "replay: not given: the run was interrupted before the failure was replayed"
+    return None, "replay: not given: the failure did not recur in a fresh process"
+
+
+def file_label(tested: str) -> str:
+    """The implementation's name as a file name's part: ``examples.user_mlp.gradients``
+    for ``examples.user_mlp:gradients``, ``mynet.gradients`` for ``dir/mynet.py:gradients``."""
+    module, _, function = tested.rpartition(":")
+    if module.endswith(".py") or "/" in module or os.sep in module:
+        module = Path(module).stem
+    label = ".".join(part for part in (module, function) if part)
+    return re.sub(r"[^A-Za-z0-9._-]", "_", label)[:80] or "implementation"
+
+
+def save_failure(run: CheckRun, save_dir: str, origin: Mapping[str, object] | None) -> list[Path]:
+    """Save the failing case (after the cases to replay before it, if any), each with the
+    run's ``origin``: the paths in replay order."""
     assert run.failure is not None
-    stem = f"{run.failure.status}-{Path(run.tested.split(':')[0]).name}-seed{run.seed}"
-    stem = stem.replace("/", "_")
+    kind = run.failure.failure_kind or run.failure.status
+    stem = f"{kind}-{file_label(run.tested)}-seed{run.seed}"
     before = run.replay_cases[:-1]
+    recorded = {"origin": dict(origin)} if origin else {}
     paths = [
         save_case_unique(
-            dict(case, name=f"case {step} of {len(before) + 1} to replay before the failure"),
+            dict(
+                case,
+                name=f"case {step} of {len(before) + 1} to replay before the failure",
+                **recorded,
+            ),
             save_dir,
             f"{stem}.call{step}",
         )
@@ -117,6 +150,7 @@ def _save_failure(run: CheckRun, save_dir: str) -> list[Path]:
             dict(
                 run.failure.case,
                 name=f"shrunk {run.failure.status}: {run.failure.verdict}"[:200],
+                **recorded,
             ),
             save_dir,
             stem if not before else f"{stem}.call{len(before) + 1}",
@@ -139,8 +173,8 @@ def conclude(
     golden-file errors), so that what is printed and recorded is what is returned."""
     stream = out if out is not None else sys.stdout
 
-    def say(text: str = "") -> None:
-        print(text, file=stream)
+    def say(*lines: str) -> None:
+        print("\n".join(lines), file=stream)
 
     failure_file = replay = None
     case_files: list[str] = []
@@ -158,7 +192,7 @@ def conclude(
             say("  " + line)
         if outputs.save_dir is not None:
             try:
-                paths = _save_failure(run, outputs.save_dir)
+                paths = save_failure(run, outputs.save_dir, outputs.origin)
             except (OSError, BadInput) as error:  # checked before the run; the disk may fill
                 named = dict(
                     run.failure.case,
@@ -172,16 +206,8 @@ def conclude(
                 case_files = [str(path) for path in paths]
                 for path in paths:
                     say(f"  saved: {printable(path)}")
-                if run.reproduces:
-                    replay = replay_command(paths, outputs.replay_options)
-                    say(f"  replay: {printable(replay)}")
-                elif run.reproduces is None:
-                    say(
-                        "  replay: not given: the run was interrupted before the failure "
-                        "was replayed"
-                    )
-                else:
-                    say("  replay: not given: the failure did not recur in a fresh process")
+                replay, line = replay_line(run, paths, outputs.replay_options)
+                say(f"  {printable(line)}")
     say()
     say(summary_table(run))
     code = exit_code(run) if final_code is None or run.interrupted else final_code
@@ -196,12 +222,40 @@ def conclude(
         write_failed |= not _write(outputs.junit_xml, junit_xml(run), "JUnit XML", say)
     if write_failed and code == exit_codes.OK:
         code = exit_codes.BAD_INPUT  # an output the user asked for is missing: never a pass
+    reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+    if reasons:
+        say()
+    for line in unsupported_lines(reasons, run.checked):
+        say(line)
+    failure = failure_of(run)
+    drawn = run.seed >= 0  # a check draws its cases (replay and regress are given theirs)
     if run.interrupted:
         say("interrupted: the run did not finish; the counts above are the cases checked so far")
-    elif code == exit_codes.MISMATCH and run.failure is None:
+    elif failure == exit_codes.TOO_FEW_COMPARED:
+        say()
+        for line in too_few_lines(
+            compared=run.count(AGREE),
+            checked=run.checked,
+            min_compared=run.min_compared,
+            reasons=reasons,
+        ):
+            say(*wrapped(line))
+    elif failure == exit_codes.NOTHING_COMPARED:
+        say()
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
-    say(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
+        if reasons and drawn:
+            say("  narrow the cases to what the implementation supports:")
+            for line in advice_lines(reasons):
+                say(*wrapped("    " + line))
+    say(f"exit code {code}: {verdict_text(code, failure)}")
     return code
+
+
+def verdict_text(code: int, failure: str | None) -> str:
+    """What an exit code means for this run: for exit code 1, why the run failed."""
+    if code == exit_codes.MISMATCH and failure is not None:
+        return exit_codes.FAILURES[failure]
+    return exit_codes.DESCRIPTIONS[code]
 
 
 def _write(path: str, text: str, label: str, say: Callable[[str], None]) -> bool:

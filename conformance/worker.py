@@ -65,6 +65,7 @@ from conformance.calls import (  # noqa: E402
     Case,
     call_guarded,
 )
+from conformance.exit_codes import BROKE_CONTRACT, CRASHED  # noqa: E402
 
 _LENGTH = struct.Struct("<Q")
 _PROTOCOL = 5
@@ -107,17 +108,39 @@ def _wait(fd: int, deadline: float | None, *, writing: bool) -> None:
         raise TimeoutError
 
 
-def send(fd: int, message: Any, deadline: float | None = None) -> None:
+def send(fd: int, message: Any, deadline: float | None = None) -> int:
+    """Send ``message``; the size of its payload in bytes."""
     payload = pickle.dumps(message, protocol=_PROTOCOL)
     _write(fd, _LENGTH.pack(len(payload)) + payload, deadline)
+    return len(payload)
+
+
+REPLY_MIN_BYTES = 256 << 20
+REPLY_PER_CASE_BYTE = 64
+"""The largest reply the harness reads: 64 bytes per byte of its case, and at least 256
+MiB. A result holds arrays the size of the case's outputs, parameters and inputs
+(about the size of the case), plus whatever extra keys an implementation adds (its
+activations, say: a few times more); a reply far beyond that is not a result, and
+reading it could exhaust the harness's memory."""
+
+
+class ReplyTooLarge(Exception):
+    """A reply announced more bytes than the harness reads."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"{size} bytes, more than the {limit} a reply may have")
+        self.size, self.limit = size, limit
 
 
 BODY_SECONDS = 10.0
 """Once a reply has begun (its worker has finished the case), how long the rest may take."""
 
 
-def receive_bytes(fd: int, deadline: float | None = None) -> bytes:
+def receive_bytes(fd: int, deadline: float | None = None, limit: int | None = None) -> bytes:
+    """One message's bytes; ReplyTooLarge, before reading them, if it has over ``limit``."""
     (length,) = _LENGTH.unpack(_read(fd, _LENGTH.size, deadline))
+    if limit is not None and length > limit:
+        raise ReplyTooLarge(length, limit)
     if deadline is not None:
         deadline = max(deadline, time.monotonic() + BODY_SECONDS)
     return _read(fd, length, deadline)
@@ -161,9 +184,7 @@ def sendable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, np.generic):
         return value if value.dtype.kind in "biufc" else f"<{type(value).__name__} object>"
     if isinstance(value, np.ndarray):
-        # contiguous, so that it pickles as one buffer (a strided view, a transpose,
-        # would need a reconstructor the harness does not accept)
-        array = np.ascontiguousarray(value)
+        array = _contiguous(value)
         return array if array.dtype.kind in "biufc" else f"<array of {array.dtype}>"
     if isinstance(value, Mapping):
         return {
@@ -185,7 +206,14 @@ def sendable(value: Any, depth: int = 0) -> Any:
         return f"<{type(value).__name__} object>"
     if array.dtype.kind not in "biufc":
         return f"<{type(value).__name__} object>"
-    return np.ascontiguousarray(array)
+    return _contiguous(array)
+
+
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    """``array`` in C order, so that it pickles as one buffer (a strided view, a
+    transpose, would need a reconstructor the harness does not accept), with its shape:
+    ``np.ascontiguousarray`` would make a 0-d loss a 1-element vector."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def _exit_with_the_harness() -> None:
@@ -225,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             case = pickle.loads(receive_bytes(from_harness))
             call = call_guarded(function, case)
             result = sendable(call.result) if call.status == OK else None
-            send(to_harness, {"status": call.status, "problem": call.problem, "result": result})
+            reply = {"status": call.status, "problem": call.problem, "kind": call.kind}
+            send(to_harness, {**reply, "result": result})
     except EOFError:
         return 0  # the harness is done
     except OSError:
@@ -369,6 +398,8 @@ class Worker:
             if fd >= 0:
                 os.close(fd)
         self._to_worker = self._from_worker = -1
+        # the next call starts a new worker (wait_ready), not one that is gone
+        self._ready = self._busy = False
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -407,15 +438,26 @@ class Worker:
         deadline = time.monotonic() + self.timeout if self.timeout else None
         self._busy = True
         try:
-            send(self._to_worker, case, deadline)
+            size = send(self._to_worker, case, deadline)
         except (TimeoutError, OSError) as error:
             lost = self._lost(error, preceding)
             return lambda: lost
-        return lambda: self._receive(deadline, preceding)
+        limit = max(REPLY_MIN_BYTES, REPLY_PER_CASE_BYTE * size)
+        return lambda: self._receive(deadline, preceding, limit)
 
-    def _receive(self, deadline: float | None, preceding: tuple[Case, ...]) -> Call:
+    def _receive(self, deadline: float | None, preceding: tuple[Case, ...], limit: int) -> Call:
         try:
-            data = receive_bytes(self._from_worker, deadline)
+            data = receive_bytes(self._from_worker, deadline, limit)
+        except ReplyTooLarge as error:
+            self._kill()
+            return Call(
+                ERROR,
+                problem=f"its result is too large to be a result of this case ({error}: "
+                f"{REPLY_PER_CASE_BYTE} times the case, at least {REPLY_MIN_BYTES >> 20} MiB); "
+                "a result holds the case's loss, outputs and gradients",
+                preceding=preceding,
+                kind=BROKE_CONTRACT,
+            )
         except (TimeoutError, EOFError, OSError, struct.error) as error:
             return self._lost(error, preceding)
         self._busy = False
@@ -434,7 +476,10 @@ class Worker:
                 problem=f"its worker process sent a reply that cannot be read ({reply!r:.200})",
                 preceding=preceding,
             )
-        return Call(reply["status"], reply.get("result"), reply["problem"], preceding=preceding)
+        kind = BROKE_CONTRACT if reply.get("kind") == BROKE_CONTRACT else CRASHED
+        return Call(
+            reply["status"], reply.get("result"), reply["problem"], preceding=preceding, kind=kind
+        )
 
     def _lost(self, error: BaseException, preceding: tuple[Case, ...]) -> Call:
         """The call's outcome when the worker gave no reply: timed out (killed) or gone."""

@@ -4,7 +4,7 @@ It supports dense layers (version 1 cases) of sigmoid, tanh and identity with th
 half_sse and mse losses and raises NotImplementedError for anything else, as the
 contract allows. ``gradients`` is correct; ``gradients_with_tanh_bug`` has the slip
 people make when they copy the sigmoid rule: tanh'(z) written as a (1 - a) instead of
-1 - a^2.
+1 - a^2; ``weight_gradients`` returns the parameter gradients and the outputs only.
 
     python -m conformance check --impl examples.user_mlp:gradients \\
         --layers dense --activations sigmoid,tanh,identity --losses half_sse,mse
@@ -35,8 +35,13 @@ def _derivative(name: str, a: np.ndarray, tanh_bug: bool) -> np.ndarray:
 
 
 def _gradients(case, tanh_bug: bool = False):
-    if case["format"] != "backprop-case/1":
-        raise NotImplementedError("dense layers only (docs/contract.md, version 1)")
+    if case["format"] != "backprop-case/1":  # typed layers (docs/contract-v2.md)
+        others = [layer["type"] for layer in case["layers"] if layer["type"] != "dense"]
+        if others:
+            raise NotImplementedError(f"layer type {others[0]!r} is not supported")
+        if case["loss"]["name"] == "dot":
+            raise NotImplementedError("loss 'dot' is not supported")
+        raise NotImplementedError("version 2 cases (typed dense layers) are not supported")
     for layer in case["layers"]:
         if layer["activation"] not in SUPPORTED_ACTIVATIONS:
             raise NotImplementedError(f"activation {layer['activation']!r} is not supported")
@@ -83,3 +88,10 @@ def gradients(case):
 def gradients_with_tanh_bug(case):
     """The same with tanh'(z) taken as a (1 - a): a bug copied from the sigmoid rule."""
     return _gradients(case, tanh_bug=True)
+
+
+def weight_gradients(case):
+    """The correct gradients without the input gradient and the loss value, as many
+    training loops compute them (check it with ``--skip input_grad,loss``)."""
+    result = _gradients(case)
+    return {"outputs": result["outputs"], "grads": result["grads"]}

@@ -2,7 +2,7 @@
 
 Two ways through the same arithmetic:
 
-- :func:`gradients` runs any case (docs/contract.md for v1 dense networks,
+- :func:`layered_gradients` runs any case (docs/contract.md for v1 dense networks,
   docs/contract-v2.md for the typed layers of v2) as a stack of layer types from a
   registry (:data:`impl.layers.LAYERS` unless another is given), each with its own
   forward and backward rule.
@@ -11,7 +11,12 @@ Two ways through the same arithmetic:
   ``a = activation(z)``; rows are samples, ``W`` has shape (out, in). Backward runs
   the delta rule of document 004 (formulas 1.5 onward) and document 000 line by
   line (see the comments in :func:`backward`). :func:`dense_gradients` composes them
-  into the v1 contract; on every v1 case it gives the same bits as :func:`gradients`.
+  into the v1 contract; on every dense case it gives the same bits as
+  :func:`layered_gradients`.
+
+:func:`gradients`, the contract's entry point, takes the dense loop for a dense
+network run with impl's own registry, and the stack of layer types for everything
+else (any other layer type, the ``dot`` loss, or a registry with a rule replaced).
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ class Forward:
 
 
 def _activation_of(spec: Mapping[str, Any], index: int) -> tuple[Activation, dict[str, float]]:
-    name = spec["activation"]
+    # v1 requires the activation; a v2 dense layer may leave it out (its type's default)
+    name = spec.get("activation", LAYERS["dense"].options["activation"])
     if name not in ACTIVATIONS:
         raise ValueError(
             f"layer {index}: unknown activation {name!r}; expected one of: "
@@ -257,6 +263,14 @@ def _add_weight_decay(grads: Sequence[Params], params: Sequence[Params], l2: flo
                 layer_grads[key] = layer_grads[key] + l2 * value
 
 
+def is_dense_network(case: Mapping[str, Any]) -> bool:
+    """Every layer dense (a v1 case, or a v2 case of ``dense`` layers only) and a v1
+    loss: the network that :func:`dense_gradients` computes."""
+    return case["loss"]["name"] != DOT and all(
+        spec.get("type", "dense") == "dense" for spec in case["layers"]
+    )
+
+
 def gradients(
     case: Mapping[str, Any], *, layers: Mapping[str, LayerType] = LAYERS
 ) -> dict[str, Any]:
@@ -270,6 +284,20 @@ def gradients(
     nothing of the case is written); computes in the case's dtype end to end. The case
     is assumed valid (see ``conformance.case``); a v1 case is read as all-dense layers.
     """
+    if layers is LAYERS and is_dense_network(case):
+        # The same bits as the stack of layer types (tests/impl/test_network.py pins
+        # it), without looking up each layer's type and filling in its options on every
+        # call, bookkeeping that shows on a tiny network. Another registry may have a
+        # dense rule replaced, so it always runs the stack.
+        return dense_gradients(case)
+    return layered_gradients(case, layers=layers)
+
+
+def layered_gradients(
+    case: Mapping[str, Any], *, layers: Mapping[str, LayerType] = LAYERS
+) -> dict[str, Any]:
+    """:func:`gradients` of any case (v1 or v2) as a stack of layer types from ``layers``,
+    each layer run by its type's forward and backward rule."""
     dtype = DTYPES[case.get("dtype", "float64")]
     stack = _stack_of(case, layers)
     params = _params_of(stack, case["params"], dtype)

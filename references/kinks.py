@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from contract import FORMAT_V2
+from contract.tree import arrays_of
 from references.numeric import rounding_zones
 from references.numeric_network import Pass, run
 from references.parsed_case import ParsedCase, parse_case
@@ -264,20 +265,10 @@ def _kink_dependence_v2(case: Mapping[str, Any]) -> KinkDependenceV2:
     if not points:
         return KinkDependenceV2([])
     mask: dict[tuple[str, Any], Array] = {}
-    for path, name, value in _params_tree(case["params"]):
+    for path, name, value in arrays_of(case["params"]):
         if path[0] <= reach:
             mask[(name, path)] = np.ones(np.shape(value), bool)
     if case["inputs"].dtype.kind != "i":
         mask[("input_grad", None)] = np.ones(case["inputs"].shape, bool)
     labels = {layer.path: layer.label for layer in parsed.walk()}
     return KinkDependenceV2(points, mask, labels)
-
-
-def _params_tree(tree: Any, path: tuple[int, ...] = ()) -> Any:
-    for index, entry in enumerate(tree):
-        here = (*path, index)
-        for key, value in entry.items():
-            if key == "layers" and isinstance(value, (list, tuple)):
-                yield from _params_tree(value, here)
-            else:
-                yield here, key, value

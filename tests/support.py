@@ -33,3 +33,16 @@ def run_cli(
         cwd=ROOT,
         env=env,
     )
+
+
+def run_in(folder: Path, *command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``command`` run from a user's ``folder`` (outside the repository), as a user runs it
+    after installing this checkout: its packages come from ROOT (PYTHONPATH), never from
+    the folder, which is the current directory and first on ``sys.path``."""
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        list(command), cwd=folder, capture_output=True, text=True, timeout=timeout, env=env
+    )

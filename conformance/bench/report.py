@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.bench.measure import PIN_VARIABLES, Bench, Row
+from conformance.text import wrapped
 
 
 def _cpu_model() -> str:
@@ -114,15 +115,14 @@ def machine_text(info: Mapping[str, Any]) -> str:
     jax = info["jax"]
     jax_text = f"jax {jax['version']} ({jax['backend']})" if jax.get("version") else "no jax"
     threads = ", ".join(f"{key}={value}" for key, value in info["threads"].items())
-    return "\n".join(
-        [
-            f"machine: {info['cpu']}, {info['usable_cores']} of {info['cores']} cores usable, "
-            f"load {'/'.join(map(str, info['load_average']))} at start; {info['date']}",
-            f"python {info['python']}, numpy {info['numpy']['version']} ({numpy_blas}), "
-            f"{torch_text}, {jax_text}",
-            f"threads pinned: {threads}",
-        ]
-    )
+    lines = [
+        f"machine: {info['cpu']}, {info['usable_cores']} of {info['cores']} cores usable, "
+        f"load {'/'.join(map(str, info['load_average']))} at start; {info['date']}",
+        f"python {info['python']}, numpy {info['numpy']['version']} ({numpy_blas}), "
+        f"{torch_text}, {jax_text}",
+        f"threads pinned: {threads}",
+    ]
+    return "\n".join(part for line in lines for part in wrapped(line))
 
 
 def _ratio(row: Row) -> str:
@@ -146,6 +146,23 @@ def table(bench: Bench) -> str:
         )
     notes = [f"- {row.name}: {row.note}" for row in bench.rows if row.note]
     return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def terminal_table(bench: Bench) -> str:
+    """Each row in two lines that fit a terminal (the measurement, then ours, the peer,
+    the ratio and the goal), then the notes, wrapped; bench.md and --json have the same
+    rows as a table and as data."""
+    lines = []
+    for row in bench.rows:
+        lines += wrapped(row.name)
+        verdict = f"goal {row.goal_text}: {_met(row)}" if row.goal is not None else row.goal_text
+        lines += wrapped(f"    {row.ours} against {row.peer}: {_ratio(row)} ({verdict})")
+    notes = [row for row in bench.rows if row.note]
+    if notes:
+        lines += ["", "notes:"]
+    for row in notes:
+        lines += wrapped(f"- {row.name}: {row.note}")
+    return "\n".join(lines)
 
 
 def report_json(bench: Bench, info: Mapping[str, Any]) -> str:

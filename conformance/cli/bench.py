@@ -1,4 +1,4 @@
-"""``bench``: every performance goal of issue 9 measured side by side, as ratios in one run.
+"""``bench``: every performance goal measured side by side, as ratios in one run.
 
 The measurements (:mod:`conformance.bench.measure`) run with BLAS and OpenMP threads pinned:
 the variables must be set before numpy or torch is loaded, and this process has loaded
@@ -19,13 +19,18 @@ from conformance.outputs import OutputPathError, check_output_folder
 
 DEFAULT_OUT = "bench-output"
 
+QUICK_SECONDS = 60
+FULL_MINUTES = 10
+"""How long a bench run takes on the 2-core machine of the README's table (its hint)."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench",
         help="measure impl, the harness and the references against torch, gradcheck and jax",
         description="Measure each performance goal as a ratio against its peer in one run on "
-        "this machine: impl against torch autograd (tiny and large networks), check against "
+        "this machine: impl against torch autograd (tiny and large dense networks, a small "
+        "CNN and an LSTM classifier), check against "
         "torch.autograd.gradcheck (fast_mode and default) on the same cases, the JAX backend "
         "on repeated and random architectures, and a 10-million-parameter case's time and "
         "peak memory. Prints a table (or JSON) and writes bench.json, bench.md and bench.png "
@@ -37,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a fast pass over every section (fewer cases, a 1M-parameter scale case)",
+        help=f"a fast pass over every section, about {QUICK_SECONDS} s (fewer cases, a "
+        "1M-parameter scale case): to see that it runs, not to measure",
     )
     parser.add_argument(
         "--out",
@@ -86,7 +92,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     from conformance.bench.measure import FULL, QUICK, run_bench
-    from conformance.bench.report import draw_chart, machine, machine_text, report_json, table
+    from conformance.bench.report import (
+        draw_chart,
+        machine,
+        machine_text,
+        report_json,
+        table,
+        terminal_table,
+    )
 
     try:
         import torch
@@ -104,8 +117,20 @@ def _measure(args: argparse.Namespace) -> int:
     else:
         with_jax = True
     info = machine()
-    print("measuring (a few minutes; --quick for a fast pass) ...", file=sys.stderr)
-    bench = run_bench(QUICK if args.quick else FULL, seed=args.seed, jax=with_jax)
+    print(
+        f"measuring: a quick pass over every section, about {QUICK_SECONDS} s ..."
+        if args.quick
+        else f"measuring: every section in full, about {FULL_MINUTES} minutes (--quick: "
+        f"about {QUICK_SECONDS} s) ...",
+        file=sys.stderr,
+    )
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    bench = run_bench(
+        QUICK if args.quick else FULL, seed=args.seed, jax=with_jax, progress=progress
+    )
     bench.settings.update(threads=args.threads, quick=args.quick)
     out = Path(args.out)
     report = report_json(bench, info)
@@ -124,7 +149,7 @@ def _measure(args: argparse.Namespace) -> int:
     if args.json:
         print(report)
     else:
-        print(text)
+        print(f"{machine_text(info)}\n\n{terminal_table(bench)}\n")
         print(skipped or f"chart: {out / 'bench.png'}")
         print(f"JSON: {out / 'bench.json'}; table: {out / 'bench.md'}")
     if skipped and args.json:

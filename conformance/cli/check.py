@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from typing import Any
 
 from conformance import exit_codes
 from conformance.backends import parse_names, select_references
+from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     STREAM_FILTERS,
     add_backend_options,
@@ -16,7 +19,9 @@ from conformance.cli.options import (
     filters_text,
     positive_int,
     shard,
+    share,
     stream_filters,
+    workers,
 )
 from conformance.cli.options import seed as seed_option
 from conformance.defaults import (
@@ -25,12 +30,14 @@ from conformance.defaults import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_WIDTH,
+    DEFAULT_MIN_COMPARED,
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
 )
 from conformance.errors import BadInput
-from conformance.harness import run_check
+from conformance.harness import DEFAULT_MAX_SHRINK_SECONDS, CheckRun, run_check
+from conformance.parallel import CheckerError, Plan, run_parallel, start
 from conformance.text import printable
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
@@ -101,6 +108,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-shrink", action="store_true", help="report the first failure as found"
     )
     parser.add_argument(
+        "--min-compared",
+        type=share,
+        default=DEFAULT_MIN_COMPARED,
+        metavar="SHARE",
+        help=f"the least share of the cases that must be compared for a pass (default "
+        f"{DEFAULT_MIN_COMPARED:g}; e.g. 0.9 or 90%%); the others are those the implementation "
+        "declines (NotImplementedError) or no reference can judge",
+    )
+    parser.add_argument(
+        "--workers",
+        type=workers,
+        default=1,
+        metavar="N",
+        help="check the cases on N processes ('auto': one per core this process may use); "
+        "the verdict, counts and saved counterexample are those of one process with the "
+        "same seed",
+    )
+    parser.add_argument(
         "--shard",
         type=shard,
         default=(1, 1),
@@ -111,20 +136,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def case_stream_of(args: argparse.Namespace):  # noqa: ANN201 - a Hypothesis strategy
-    """The case stream the options ask for (BadInput naming a bad option)."""
+def stream_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`conformance.strategies.case_stream` that the options
+    ask for: plain data, which the checker processes of --workers are sent."""
+    return {
+        **stream_filters(args),
+        "dtypes": None if args.dtype == "both" else [args.dtype],
+        "max_depth": args.max_depth,
+        "max_width": args.max_width,
+        "max_batch": args.max_batch,
+    }
+
+
+def case_stream_of(options: dict[str, Any]):  # noqa: ANN201 - a Hypothesis strategy
+    """The case stream of :func:`stream_options` (BadInput naming a bad option)."""
     from hypothesis.errors import InvalidArgument
 
     from conformance.strategies import case_stream
 
     try:
-        return case_stream(
-            **stream_filters(args),
-            dtypes=None if args.dtype == "both" else [args.dtype],
-            max_depth=args.max_depth,
-            max_width=args.max_width,
-            max_batch=args.max_batch,
-        )
+        return case_stream(**options)
     except InvalidArgument as error:
         raise BadInput(option_names(str(error))) from None
 
@@ -170,12 +201,25 @@ CASE_STREAM_OPTIONS = (
     "max_batch",
     "impl",
     "against",
+    "min_compared",
+    "skip",
 )
-"""The options that decide which cases a run draws: shards must agree on all of them."""
+"""The options that decide which cases a run draws and how they are judged: shards must
+agree on all of them."""
 
 
 def run_options(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in CASE_STREAM_OPTIONS if hasattr(args, name)}
+
+
+def origin_of(args: argparse.Namespace) -> dict[str, object]:
+    """What a saved failure records about the run that found it (docs/contract.md,
+    section 'Case': ``origin``)."""
+    return {
+        "implementation": args.impl,
+        "command": shlex.join(["python", "-m", "conformance", *getattr(args, "argv", [])]),
+        "options": run_options(args),
+    }
 
 
 def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outputs:
@@ -187,21 +231,70 @@ def outputs_of(args: argparse.Namespace, *, save_dir: str | None = None) -> Outp
         replay_options += ["--against", args.against]
     if args.timeout != DEFAULT_TIMEOUT_SECONDS:
         replay_options += ["--timeout", f"{args.timeout:g}"]
+    if args.skip:
+        replay_options += ["--skip", ",".join(args.skip)]
     return Outputs(
         save_dir=save_dir,
         report_json=args.report_json,
         junit_xml=args.junit_xml,
         replay_options=tuple(replay_options),
         options=run_options(args),
+        origin=origin_of(args) if save_dir is not None else None,
     )
 
 
+def _header(
+    args: argparse.Namespace,
+    *,
+    name: str,
+    isolation: str,
+    references: list[str],
+    skipped: dict[str, str],
+) -> None:
+    dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
+    print(f"backprop-conformance check: {printable(args.impl)} against {', '.join(references)}")
+    shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
+    workers = f"   workers: {args.workers}" if args.workers > 1 else ""
+    print(f"seed: {args.seed}   cases: {args.cases}   dtype: {dtypes}{shard}{workers}")
+    if filters_text(args):
+        print(f"filters: {printable(filters_text(args))}")
+    print(f"{printable(name)} {isolation}")
+    if args.skip:
+        print(not_checked_line(args.skip))
+    for reference, reason in skipped.items():
+        print(f"skipped {reference}: {reason}")
+
+
+UNSATISFIABLE = (
+    "error: no valid case can be drawn with these options (for example --losses bce needs "
+    "--activations sigmoid or softmax with --max-width >= 2 for softmax); widen "
+    "--activations, --losses or --max-width"
+)
+
+
 def run(args: argparse.Namespace) -> int:
-    seed = args.seed
-    strategy = case_stream_of(args)
+    from hypothesis.errors import Unsatisfiable
+
+    stream = stream_options(args)
+    strategy = case_stream_of(stream)
     outputs = outputs_of(args, save_dir=args.save_failures)
     check_output_paths(outputs)
     claim_report_paths(outputs)
+    try:
+        if args.workers > 1:
+            check_run = _run_on_workers(args, stream, strategy)
+        else:
+            check_run = _run_here(args, strategy)
+    except Unsatisfiable:
+        print(UNSATISFIABLE, file=sys.stderr)
+        return exit_codes.BAD_INPUT
+    except CheckerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return exit_codes.MISMATCH
+    return conclude(check_run, outputs)
+
+
+def _run_here(args: argparse.Namespace, strategy: Any) -> CheckRun:
     with Worker(args.impl, timeout=args.timeout) as tested:  # it starts while torch imports
         references, skipped = select_references(
             args.against,
@@ -209,38 +302,49 @@ def run(args: argparse.Namespace) -> int:
             tested=tested.name,
         )
         tested.wait_ready()
-        dtypes = "float32 and float64" if args.dtype == "both" else args.dtype
-        print(
-            f"backprop-conformance check: {printable(args.impl)} against "
-            f"{', '.join(r.name for r in references)}"
+        _header(
+            args,
+            name=tested.name,
+            isolation=tested.isolation,
+            references=[r.name for r in references],
+            skipped=skipped,
         )
-        shard = "" if args.shard == (1, 1) else f"   shard: {args.shard[0]}/{args.shard[1]}"
-        print(f"seed: {seed}   cases: {args.cases}   dtype: {dtypes}{shard}")
-        if filters_text(args):
-            print(f"filters: {printable(filters_text(args))}")
-        print(f"{printable(tested.name)} {tested.isolation}")
-        for name, reason in skipped.items():
-            print(f"skipped {name}: {reason}")
-        from hypothesis.errors import Unsatisfiable
+        return run_check(
+            tested,
+            references,
+            cases=args.cases,
+            seed=args.seed,
+            strategy=strategy,
+            progress=progress_printer("cases"),
+            shrink=not args.no_shrink,
+            skipped_references=skipped,
+            shard=args.shard,
+            min_compared=args.min_compared,
+            skip=args.skip,
+        )
 
-        try:
-            check_run = run_check(
-                tested,
-                references,
-                cases=args.cases,
-                seed=seed,
-                strategy=strategy,
-                progress=progress_printer("cases"),
-                shrink=not args.no_shrink,
-                skipped_references=skipped,
-                shard=args.shard,
-            )
-        except Unsatisfiable:
-            print(
-                "error: no valid case can be drawn with these options (for example --losses "
-                "bce needs --activations sigmoid or softmax with --max-width >= 2 for "
-                "softmax); widen --activations, --losses or --max-width",
-                file=sys.stderr,
-            )
-            return exit_codes.BAD_INPUT
-    return conclude(check_run, outputs)
+
+def _run_on_workers(args: argparse.Namespace, stream: dict[str, Any], strategy: Any) -> CheckRun:
+    plan = Plan(
+        spec=args.impl,
+        timeout=args.timeout,
+        against=args.against,
+        require=tuple(args.require),
+        skip=args.skip,
+        stream=stream,
+        cases=args.cases,
+        seed=args.seed,
+        shrink=not args.no_shrink,
+        shard=args.shard,
+        min_compared=args.min_compared,
+        max_shrink_seconds=DEFAULT_MAX_SHRINK_SECONDS,
+    )
+    started = start(plan, args.workers)
+    _header(
+        args,
+        name=started.name,
+        isolation=started.isolation,
+        references=started.references,
+        skipped=started.skipped,
+    )
+    return run_parallel(plan, started, strategy=strategy, progress=progress_printer("cases"))

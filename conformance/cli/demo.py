@@ -30,6 +30,9 @@ from conformance.training.demo import (
     run_demo,
 )
 
+DEFAULTS = DemoOptions()
+"""The demo's defaults: one source, the options' dataclass."""
+
 
 class UsageError(BadInput):
     """A bad demo option (exit code 2)."""
@@ -63,47 +66,61 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seed",
         type=seed_option,
-        default=0,
+        default=DEFAULTS.seed,
         metavar="S",
-        help="seed of the points and the starting weights (default 0)",
+        help=f"seed of the points and the starting weights (default {DEFAULTS.seed})",
     )
     parser.add_argument(
         "--widths",
         type=_widths,
-        default=(1, 2, 3, 4, 8, 16),
+        default=DEFAULTS.widths,
         metavar="W1,W2,...",
-        help="hidden widths to train (default 1,2,3,4,8,16)",
+        help=f"hidden widths to train (default {','.join(map(str, DEFAULTS.widths))})",
     )
     parser.add_argument(
         "--activation",
         choices=HIDDEN_ACTIVATIONS,
-        default="tanh",
-        help="hidden layer's activation (default tanh)",
+        default=DEFAULTS.activation,
+        help=f"hidden layer's activation (default {DEFAULTS.activation})",
     )
-    parser.add_argument("--dataset", choices=DATASET_NAMES, default="moons", help="default moons")
     parser.add_argument(
-        "--points", type=positive_int, default=400, help="how many points (default 400)"
+        "--dataset",
+        choices=DATASET_NAMES,
+        default=DEFAULTS.dataset,
+        help=f"default {DEFAULTS.dataset}",
+    )
+    parser.add_argument(
+        "--points",
+        type=positive_int,
+        default=DEFAULTS.points,
+        help=f"how many points (default {DEFAULTS.points})",
     )
     parser.add_argument(
         "--output",
         choices=OUTPUTS,
-        default="sigmoid",
-        help="sigmoid: 1 output, bce (default); softmax: 2 logits, softmax cross-entropy",
+        default=DEFAULTS.output,
+        help=f"sigmoid: 1 output, bce; softmax: 2 logits, softmax cross-entropy (default "
+        f"{DEFAULTS.output})",
     )
     parser.add_argument(
-        "--optimizer", choices=DEMO_OPTIMIZERS, default="adam", help="impl's adam (default) or sgd"
+        "--optimizer",
+        choices=DEMO_OPTIMIZERS,
+        default=DEFAULTS.optimizer,
+        help=f"impl's adam or sgd (default {DEFAULTS.optimizer})",
     )
     parser.add_argument(
         "--lr",
         type=positive_float,
         default=None,
-        help="learning rate (default adam 0.03, sgd 0.5 as in document 002)",
+        help="learning rate (default "
+        + ", ".join(f"{name} {rate:g}" for name, rate in DEFAULT_LR.items())
+        + "; sgd's is document 002's)",
     )
     parser.add_argument(
         "--steps",
         type=positive_int,
-        default=2000,
-        help="full-batch steps per width (default 2000)",
+        default=DEFAULTS.steps,
+        help=f"full-batch steps per width (default {DEFAULTS.steps})",
     )
     parser.add_argument(
         "--force", action="store_true", help="overwrite the three files if they exist"

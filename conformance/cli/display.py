@@ -8,21 +8,41 @@ from typing import Any
 import numpy as np
 
 from conformance.text import printable
+from conformance.tree import arrays_of, is_v2, layer_labels
 
 NUMBER_FORMAT = "{: .10f}"
 
 
+def not_checked_line(skip: tuple[str, ...]) -> str | None:
+    """The header line of a run that leaves quantities unchecked (``--skip``), else None."""
+    return f"not checked: {', '.join(skip)} (--skip)" if skip else None
+
+
 def format_matrix(array: np.ndarray, *, indent: str = "    ") -> str:
-    """Rows of ``array`` (1-D or 2-D) with a row index and 10 decimals, aligned."""
+    """Rows of ``array`` with a row index and 10 decimals, aligned. An array of rank 3 or
+    more (images, sequences) is shown as its rows along the last axis, each labelled with
+    the indices before it: ``[1, 0, 2]``."""
+    if array.ndim > 2:
+        rows = array.reshape(-1, array.shape[-1])
+        labels = ["[" + ", ".join(map(str, index)) + "]" for index in np.ndindex(array.shape[:-1])]
+        return _rows(rows, labels, indent)
     matrix = np.atleast_2d(array)
+    label_width = len(str(len(matrix) - 1))
+    if array.ndim == 2:
+        labels = [f"[{index:>{label_width}}]" for index in range(len(matrix))]
+    else:
+        labels = ["   " + " " * label_width]
+    return _rows(matrix, labels, indent)
+
+
+def _rows(matrix: np.ndarray, labels: list[str], indent: str) -> str:
     cells = [[NUMBER_FORMAT.format(value) for value in row] for row in matrix]
     width = max((len(cell) for row in cells for cell in row), default=0)
-    label_width = len(str(len(cells) - 1))
-    lines = []
-    for index, row in enumerate(cells):
-        label = f"[{index:>{label_width}}]" if array.ndim == 2 else "   " + " " * label_width
-        lines.append(indent + label + " " + "  ".join(cell.rjust(width) for cell in row))
-    return "\n".join(lines)
+    label_width = max(len(label) for label in labels)
+    return "\n".join(
+        indent + label.rjust(label_width) + " " + "  ".join(cell.rjust(width) for cell in row)
+        for label, row in zip(labels, cells, strict=True)
+    )
 
 
 def _shape(array: np.ndarray) -> str:
@@ -30,7 +50,7 @@ def _shape(array: np.ndarray) -> str:
 
 
 def format_result(case: Mapping[str, Any], result: Mapping[str, Any], backend: str) -> str:
-    """The loss, outputs, every W and b gradient and the input gradient as tables."""
+    """The loss, outputs, every parameter's gradient and the input gradient as tables."""
     title = printable(case.get("name", "(unnamed case)"))
     lines = [
         f"case: {title}   backend: {backend}   dtype: {case['dtype']}   "
@@ -41,6 +61,20 @@ def format_result(case: Mapping[str, Any], result: Mapping[str, Any], backend: s
         f"outputs ({_shape(result['outputs'])}):",
         format_matrix(result["outputs"]),
     ]
+    lines += _v2_gradients(case, result) if is_v2(case) else _v1_gradients(case, result)
+    if result["input_grad"] is None:
+        lines += ["", "dLoss/dinputs: none (the inputs are token ids)"]
+    else:
+        lines += [
+            "",
+            f"dLoss/dinputs ({_shape(result['input_grad'])}):",
+            format_matrix(result["input_grad"]),
+        ]
+    return "\n".join(lines)
+
+
+def _v1_gradients(case: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
     for index, (layer, grad) in enumerate(zip(case["layers"], result["grads"], strict=True)):
         lines += [
             "",
@@ -50,9 +84,18 @@ def format_result(case: Mapping[str, Any], result: Mapping[str, Any], backend: s
             f"  dLoss/db ({_shape(grad['b'])}):",
             format_matrix(grad["b"]),
         ]
-    lines += [
-        "",
-        f"dLoss/dinputs ({_shape(result['input_grad'])}):",
-        format_matrix(result["input_grad"]),
-    ]
-    return "\n".join(lines)
+    return lines
+
+
+def _v2_gradients(case: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
+    """Each layer with parameters, by its label (``layer 2 (residual) > layer 0 (conv2d)``),
+    and the gradient of each of its arrays; layers without parameters are left out."""
+    labels = layer_labels(case)
+    lines: list[str] = []
+    shown = None
+    for path, key, value in arrays_of(result["grads"]):
+        if path != shown:
+            lines += ["", f"{labels[path]}:"]
+            shown = path
+        lines += [f"  dLoss/d{key} ({_shape(value)}):", format_matrix(np.asarray(value))]
+    return lines

@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bind_own_packages()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded with a saved failure
     for stream in (sys.stdout, sys.stderr):
         # A character the terminal cannot encode is escaped, never a crash mid-report.
         if isinstance(stream, io.TextIOWrapper):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from conformance import exit_codes
 from conformance.cli.options import byte_count
 from conformance.defaults import MAX_INPUT_BYTES
 from conformance.jsonfiles import size_text
@@ -12,6 +11,7 @@ from conformance.merge import merge
 from conformance.outputs import check_output_file, refuse_overlaps
 from conformance.report import dump_json, in_progress_json, is_json_report, write_report
 from conformance.text import printable
+from conformance.verdict import verdict_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,5 +65,5 @@ def run(args: argparse.Namespace) -> int:
         write_report(args.report_json, dump_json(merged))
         print(f"JSON report: {printable(args.report_json)}")
     code = merged["exit_code"]
-    print(f"exit code {code}: {exit_codes.DESCRIPTIONS[code]}")
+    print(f"exit code {code}: {verdict_text(code, merged['failure_kind'])}")
     return int(code)

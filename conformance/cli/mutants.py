@@ -30,6 +30,7 @@ from conformance.mutation.hunt import (
 )
 from conformance.outputs import check_output_folder
 from conformance.report import exit_code
+from conformance.text import table_lines, wrapped
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,36 +95,33 @@ def _size_text(row: MutantRow) -> tuple[str, str, str]:
 
 
 def progress_line(index: int, total: int, row: MutantRow) -> str:
-    """One line per mutant, printed as it finishes."""
-    text = f"[{index:>{len(str(total))}}/{total}] {row.status:<11} {row.mutant.name}"
+    """One line per mutant, printed as it finishes (wrapped to fit a terminal)."""
+    text = f"[{index:>{len(str(total))}}/{total}] {row.status:<8} {row.mutant.name}"
     if row.status == KILLED:
         layers, widths, batch = _size_text(row)
         text += (
-            f"  (case {row.cases_to_failure}; {'shrunk' if row.shrunk else 'found'} to "
+            f"  (case {row.cases_to_failure}; {'shrunk' if row.shrunk else 'found'}: "
             f"{widths}, N={batch}; {row.seconds:.1f} s)"
         )
     elif row.status == SURVIVED:
         text += f"  (no failure in its cases; {row.seconds:.1f} s)"
     else:
         text += f"  ({'; '.join(row.notes)})"
-    return text
+    return "\n".join(wrapped(text))
 
 
 def table(rows: list[MutantRow]) -> str:
-    """The closing table: result, cases to the first failure, counterexample size, time."""
-    width = max([len("mutant")] + [len(row.mutant.name) for row in rows])
-    lines = [
-        f"{'mutant':<{width}}  {'result':<11} {'cases':>5}  {'layers':>6}  {'widths':<12} "
-        f"{'batch':>5}  {'time':>6}",
-    ]
+    """The closing table: result, cases to the first failure, counterexample size, time;
+    it fits a terminal (long names wrap; --json has every field whole)."""
+    body = []
     for row in rows:
         layers, widths, batch = _size_text(row)
         cases = str(row.cases_to_failure) if row.cases_to_failure is not None else "-"
-        lines.append(
-            f"{row.mutant.name:<{width}}  {row.status:<11} {cases:>5}  {layers:>6}  "
-            f"{widths:<12} {batch:>5}  {row.seconds:>5.1f}s"
+        body.append(
+            (row.mutant.name, row.status, cases, layers, widths, batch, f"{row.seconds:.1f}s")
         )
-    return "\n".join(lines)
+    header = ("mutant", "result", "cases", "layers", "widths", "batch", "time")
+    return "\n".join(table_lines(header, body, flexible=(0, 4), right=(2, 3, 5, 6)))
 
 
 def _control_text(control: CheckRun) -> str:
@@ -139,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         mutants = listed_mutants(args.only)
         width = max(len(mutant.name) for mutant in mutants)
-        for mutant in mutants:
+        for mutant in mutants:  # one line each, for scripts: the names come first
             print(f"{mutant.name:<{width}}  {mutant.description}")
         return exit_codes.OK
     references, skipped = select_references(
@@ -149,8 +147,8 @@ def run(args: argparse.Namespace) -> int:
     # With --json, stdout carries only the JSON; the running commentary goes to stderr.
     log = sys.stderr if args.json else sys.stdout
 
-    def say(text: str = "") -> None:
-        print(text, file=log, flush=True)
+    def say(*lines: str) -> None:
+        print("\n".join(lines), file=log, flush=True)
 
     say(
         f"backprop-conformance mutants: {len(mutants)} mutants against "
@@ -199,10 +197,10 @@ def run(args: argparse.Namespace) -> int:
             for row in saved:
                 print(f"  {row.replay}")
             print()
-    say(f"killed {result.killed} of {len(rows)} mutants; {_control_text(result.control)}")
+    say(*wrapped(f"killed {result.killed} of {len(rows)} mutants; {_control_text(result.control)}"))
     for row in rows:
         if row.status != KILLED:
-            say(f"NOT KILLED: {row.mutant.name} ({row.status}): {row.mutant.description}")
+            say(*wrapped(f"NOT KILLED: {row.mutant.name} ({row.status}): {row.mutant.description}"))
     outcome = (
         "every mutant killed, no false alarm"
         if code == exit_codes.OK

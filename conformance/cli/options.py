@@ -60,6 +60,23 @@ def non_negative_float(text: str) -> float:
 BYTE_UNITS = {"": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30}
 
 
+def share(text: str) -> float:
+    """A share between 0 and 1 (0.5), or a percentage (50%)."""
+    stripped = text.strip()
+    scale = 100.0 if stripped.endswith("%") else 1.0
+    try:
+        value = float(stripped.rstrip("%")) / scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share such as 0.5 or 50%, found {text!r}"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a share from 0 to 1 (0% to 100%), found {text!r}"
+        )
+    return value
+
+
 def byte_count(text: str) -> int:
     """A size in bytes: a whole number, optionally with K/KiB, M/MiB or G/GiB (powers of 1024)."""
     stripped = text.strip().lower()
@@ -103,6 +120,20 @@ def seed(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int:
+    """A number of processes >= 1, or 'auto' for one per core this process may use."""
+    if text == "auto":
+        from conformance.parallel import available_cores
+
+        return available_cores()
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 1 or 'auto', found {text!r}"
+        ) from None
+
+
 def shard(text: str) -> tuple[int, int]:
     """I/N with 1 <= I <= N."""
     index, sep, count = text.partition("/")
@@ -133,14 +164,35 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """--impl, --timeout, --against, --require: shared by check, replay and regress."""
+def quantities(text: str) -> tuple[str, ...]:
+    """Comma-separated quantities of a result that may go unchecked (result.SKIPPABLE)."""
+    from conformance.case import suggest
+    from conformance.result import SKIPPABLE
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        if name not in SKIPPABLE:
+            hint = " (the gradients are what is checked)" if name == "grads" else ""
+            raise argparse.ArgumentTypeError(
+                f"cannot skip {name!r}{suggest(name, SKIPPABLE)}{hint}; expected some of: "
+                + ", ".join(SKIPPABLE)
+            )
+    return tuple(name for name in SKIPPABLE if name in names)
+
+
+def add_backend_options(
+    parser: argparse.ArgumentParser, *, impl_help: str | None = None
+) -> None:
+    """--impl, --timeout, --skip, --against, --require: shared by check, replay and
+    regress. ``impl_help`` replaces --impl's default (IMPL_SPEC) by a rule of the command's
+    own (the option's value is then None when it is not given)."""
     parser.add_argument(
         "--impl",
-        default=IMPL_SPEC,
+        default=IMPL_SPEC if impl_help is None else None,
         metavar="MODULE:CALLABLE",
-        help=f"the implementation to check, f(case) -> result (default: {IMPL_SPEC}); it "
-        "runs in a worker process of its own",
+        help=f"the implementation to check, f(case) -> result, as MODULE:CALLABLE or "
+        f"FILE.py:CALLABLE ({impl_help or f'default: {IMPL_SPEC}'}); it runs in a worker "
+        "process of its own",
     )
     parser.add_argument(
         "--timeout",
@@ -150,6 +202,15 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         help=f"time limit per case for the implementation (default {DEFAULT_TIMEOUT_SECONDS:g}; "
         "0 disables it): a case without a result by then is an error, and its worker process "
         "is killed",
+    )
+    parser.add_argument(
+        "--skip",
+        type=quantities,
+        default=(),
+        metavar="QUANTITIES",
+        help="do not check these quantities of the result (comma-separated: loss, outputs, "
+        "input_grad), for an implementation that does not compute them; it may leave them "
+        "out of its result. The parameter gradients are always checked",
     )
     add_reference_options(parser)
 

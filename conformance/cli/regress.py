@@ -6,25 +6,25 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from conformance import exit_codes
-from conformance.backends import CallableBackend, parse_names, select_references
+from conformance.backends import parse_names, select_references
 from conformance.calls import Tested
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of
+from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
     add_case_limit_option,
     add_report_options,
 )
+from conformance.errors import BadInput
 from conformance.golden import (
     CASES_DIR,
     GOLDEN_DIR,
     GoldenError,
     add_to_suite,
+    golden_backend,
     orphan_goldens,
     read_golden,
     suite_entries,
@@ -33,7 +33,6 @@ from conformance.golden import (
 from conformance.harness import AGREE, CaseOutcome, CheckRun, check_case
 from conformance.outputs import check_output_folder
 from conformance.text import printable
-from conformance.tree import map_arrays
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
 from references.base import Backend
@@ -80,21 +79,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _golden_backend(golden: dict[str, Any], case: Case) -> CallableBackend:
-    dtype = np.dtype(case["dtype"])
-
-    def stored(_case: Any) -> dict[str, Any]:
-        input_grad = golden["input_grad"]
-        return {
-            "loss": golden["loss"].astype(dtype),
-            "outputs": golden["outputs"].astype(dtype),
-            "grads": map_arrays(lambda array: array.astype(dtype), golden["grads"]),
-            "input_grad": None if input_grad is None else input_grad.astype(dtype),
-        }
-
-    return CallableBackend("golden", stored)
-
-
 def _write_verified(
     case: Case, golden_path: Path, tested: Tested, references: list[Backend]
 ) -> tuple[bool, CaseOutcome]:
@@ -136,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
         read_folders=(str(suite / CASES_DIR), str(suite / GOLDEN_DIR)),
     )
     check_output_paths(outputs)
+    if args.skip and (args.add or args.update_golden):
+        raise BadInput(
+            f"--skip {','.join(args.skip)} cannot write golden files (--add, --update-golden): "
+            "a golden file holds the whole result; write them without --skip"
+        )
     if args.add or args.update_golden:
         for folder in (CASES_DIR, GOLDEN_DIR):
             check_output_folder(suite / folder, "--add" if args.add else "--update-golden")
@@ -163,6 +152,8 @@ def _run(
         f"against {', '.join(r.name for r in references)} and the golden results"
     )
     print(f"{printable(tested.name)} {tested.isolation}")
+    if args.skip:
+        print(not_checked_line(args.skip))
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
 
@@ -180,6 +171,7 @@ def _run(
         references=[r.name for r in references] + ([] if args.update_golden else ["golden"]),
         skipped_references=skipped,
         isolation=tested.isolation,
+        skipped_quantities=args.skip,
     )
     golden_errors = [
         f"golden file {str(orphan)!r} has no case file {str(suite / CASES_DIR / orphan.name)!r}; "
@@ -199,7 +191,9 @@ def _run(
                     golden_errors.append(str(error))
                     print(f"{printable(entry.name)}: golden error")
                     continue
-                outcome = check_case(case, tested, [*references, _golden_backend(golden, case)])
+                outcome = check_case(
+                    case, tested, [*references, golden_backend(golden, case)], skip=args.skip
+                )
                 status = outcome.status
             run_record.outcomes.append(outcome)
             run_record.seconds += outcome.seconds

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from conformance.backends import parse_names, select_references
-from conformance.case import load_case
+from conformance.case import load_saved_case
 from conformance.cli.check import outputs_of
+from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
     add_case_limit_option,
     add_report_options,
+    quantities,
 )
+from conformance.defaults import IMPL_SPEC
+from conformance.errors import BadInput
 from conformance.harness import CheckRun, check_case
 from conformance.report import describe_architecture
 from conformance.text import printable
@@ -32,17 +38,83 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "2 bad usage or input, 3 a required backend is missing, 130 interrupted",
     )
     parser.add_argument("case", nargs="+", metavar="FILE", help="the case file(s) to replay")
-    add_backend_options(parser)
+    add_backend_options(
+        parser,
+        impl_help="default: the implementation a saved failure records as the one that "
+        f"failed, else {IMPL_SPEC}",
+    )
     add_report_options(parser)
     add_case_limit_option(parser)
     parser.set_defaults(run=run)
 
 
+def recorded_origin(
+    paths: Sequence[str], origins: Sequence[dict[str, Any] | None]
+) -> tuple[str, dict[str, Any]] | None:
+    """(path, origin) of the first file that records which implementation failed on it;
+    None if none does. BadInput if the files name different implementations."""
+    recorded = [
+        (path, origin)
+        for path, origin in zip(paths, origins, strict=True)
+        if origin and "implementation" in origin
+    ]
+    named = {origin["implementation"] for _, origin in recorded}
+    if len(named) > 1:
+        raise BadInput(
+            "the case files were saved from failures of different implementations ("
+            + "; ".join(f"{path}: {origin['implementation']}" for path, origin in recorded)
+            + "); replay them one at a time, or name the implementation with --impl"
+        )
+    return recorded[0] if recorded else None
+
+
+def chosen_implementation(
+    given: str | None, recorded: tuple[str, dict[str, Any]] | None
+) -> tuple[str, str]:
+    """The implementation to replay with, and a line that says which one it is and which
+    one failed."""
+    if given is None and recorded is not None:
+        path, origin = recorded
+        return origin["implementation"], (
+            f"implementation: {origin['implementation']} (recorded in {path} as the one that "
+            "failed)"
+        )
+    if given is None:
+        return IMPL_SPEC, (
+            f"implementation: {IMPL_SPEC} (the default: the files do not record which "
+            "implementation failed; name yours with --impl)"
+        )
+    if recorded is not None and recorded[1]["implementation"] != given:
+        path, origin = recorded
+        return given, (
+            f"implementation: {given} (--impl); {path} records a failure of "
+            f"{origin['implementation']}"
+        )
+    return given, f"implementation: {given}"
+
+
+def recorded_skip(
+    given: tuple[str, ...], recorded: tuple[str, dict[str, Any]] | None
+) -> tuple[str, ...]:
+    """--skip, or when it is not given the quantities the failing run did not check."""
+    if given or recorded is None:
+        return given
+    skip = recorded[1].get("options", {}).get("skip") or []
+    try:
+        return quantities(",".join(map(str, skip)) if isinstance(skip, list) else str(skip))
+    except argparse.ArgumentTypeError as error:
+        raise BadInput(f"case file {recorded[0]!r}, field 'origin.options.skip': {error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    loaded = [load_saved_case(path, max_bytes=args.max_case_bytes) for path in args.case]
+    cases = [case for case, _ in loaded]
+    recorded = recorded_origin(args.case, [origin for _, origin in loaded])
+    args.impl, implementation_line = chosen_implementation(args.impl, recorded)
+    args.skip = recorded_skip(args.skip, recorded)
     outputs = replace(outputs_of(args), inputs=tuple(args.case))
     check_output_paths(outputs)
     claim_report_paths(outputs)
-    cases = [load_case(path, max_bytes=args.max_case_bytes) for path in args.case]
     with Worker(args.impl, timeout=args.timeout) as tested:
         references, skipped = select_references(
             args.against,
@@ -51,8 +123,11 @@ def run(args: argparse.Namespace) -> int:
         )
         tested.wait_ready()
         print(f"backprop-conformance replay: {' '.join(map(printable, args.case))}")
-        print(f"{printable(args.impl)} against {', '.join(r.name for r in references)}")
+        print(printable(implementation_line))
+        print(f"against: {', '.join(r.name for r in references)}")
         print(f"{printable(tested.name)} {tested.isolation}")
+        if args.skip:
+            print(not_checked_line(args.skip))
         for name, reason in skipped.items():
             print(f"skipped {name}: {reason}")
         check_run = CheckRun(
@@ -62,13 +137,14 @@ def run(args: argparse.Namespace) -> int:
             references=[r.name for r in references],
             skipped_references=skipped,
             isolation=tested.isolation,
+            skipped_quantities=args.skip,
         )
         try:
             for path, case in zip(args.case, cases, strict=True):
                 if len(cases) > 1:
                     print(f"{printable(path)}:")
                 print(f"case: {describe_architecture(case)}")
-                outcome = check_case(case, tested, references)
+                outcome = check_case(case, tested, references, skip=args.skip)
                 check_run.outcomes.append(outcome)
                 check_run.seconds += outcome.seconds
                 if outcome.failed and check_run.failure is None:

@@ -61,9 +61,9 @@ class OptimizerSettings:
 
     name: str
     lr: float
-    momentum: float = 0.9
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
+    momentum: float = 0.9  # for "momentum" (impl's SGD defaults to none: plain SGD)
+    betas: tuple[float, float] = Adam.betas  # Adam's defaults are impl.optim's
+    eps: float = Adam.eps
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance.text import wrapped
 from impl.scalar import Scalar, total
 
 SCHEMES = ("forward", "central")
@@ -310,8 +311,10 @@ def format_table(rows: Sequence[Measurement], scheme: str = "forward") -> str:
         f"steps {fitted['backprop_steps']:+.2f}, time {fitted['backprop_seconds']:+.2f}",
         f"  nudging:  forward passes {fitted['nudging_forward_passes']:+.2f}, "
         f"steps {fitted['nudging_steps']:+.2f}, time {fitted['nudging_seconds']:+.2f}",
-        f"backprop: 1 forward + 1 backward pass at every size; nudging ({scheme} differences): "
-        f"{passes} forward passes, each over the whole graph.",
+        *wrapped(
+            f"backprop: 1 forward + 1 backward pass at every size; nudging ({scheme} "
+            f"differences): {passes} forward passes, each over the whole graph."
+        ),
         "Counts are exact; times are the best of a few runs on this machine.",
     ]
     return "\n".join(lines)

@@ -4,16 +4,22 @@
 - document 002's 2-2-2 network written out node by node in the scalar engine,
   with one bias *shared* by both neurons of a layer, as the document draws it;
 - document 000's window scorer s = U^T f(W x + b) (x in R^20, W in R^{8x20},
-  b in R^8, U in R^{8x1}) and its max-margin objective J = max(0, 1 - s + s_c).
+  b in R^8, U in R^{8x1}) and its max-margin objective J = max(0, 1 - s + s_c);
+- the same scorer on a window of word vectors as a version 2 case file.
 
-Why document 000 is not a case file: the case format's ``hinge`` compares the
-outputs of one network on one input. Document 000's J compares the *same*
-network's scores on two inputs, the true window x (score s) and a corrupt window
-x_c (score s_c), so its loss couples two samples. It is modelled here as a
-20 -> 8 -> 1 network run on the batch [x, x_c]; J and dJ/d(scores) = (-1, +1)
-(document 000: dJ/ds = -dJ/ds_c = -1) are computed from the two scores, and
-``impl.backward`` carries that gradient through the shared weights, summing the
-two windows' contributions.
+Document 000's J is no per-sample loss: the case format's ``hinge`` compares the
+outputs of one network on one input, while J compares the *same* network's scores on
+two inputs, the true window x (score s) and a corrupt window x_c (score s_c). It is
+modelled here as a 20 -> 8 -> 1 network run on the batch [x, x_c]; J and
+dJ/d(scores) = (-1, +1) (document 000: dJ/ds = -dJ/ds_c = -1) are computed from the
+two scores, and ``impl.backward`` carries that gradient through the shared weights,
+summing the two windows' contributions.
+
+As a case file (:func:`window_max_margin_case`), the windows are word ids and x the
+concatenated rows of a word-vector matrix E (an ``embedding``), and J is written
+with the ``dot`` loss: upstream [[-1], [1]] on the scores of [true, corrupt] gives
+the loss -s + s_c, which is J - 1 and has J's gradient wherever the margin is
+violated (1 - s + s_c > 0), and only there. The case is drawn so that it is.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import numpy as np
 
 import impl
 from conformance.case import Case, load_case, validate_case
+from conformance.generators import KINK_CLEARANCE
 from conformance.worked.graphs import Graph
 from impl.network import Layer
 from impl.scalar import Scalar, total
@@ -97,7 +104,12 @@ def two_two_two_graph(case: Case | None = None) -> Graph:
 # Document 000 (000_3cf4cd1bdeb0b0bf.txt): s = U^T f(W x + b) and J = max(0, 1 - s + s_c).
 # ---------------------------------------------------------------------------
 
-WINDOW_SIZE = 20  # 5 words of 2-dimensional word vectors (document 000, "维度分析")
+WINDOW_WORDS = 5
+WORD_VECTOR_SIZE = 4
+"""Document 000 ("维度分析") says 2, but 5 words of 2 numbers make x in R^10, not the
+R^20 that it and its W in R^{8x20} use: 4 is the size that agrees with both (the
+ledger's erratum row)."""
+WINDOW_SIZE = WINDOW_WORDS * WORD_VECTOR_SIZE  # x in R^20
 HIDDEN_SIZE = 8
 MARGIN = 1.0  # document 000 takes Delta = 1
 
@@ -183,24 +195,53 @@ def max_margin_by_delta_rule(scorer: WindowScorer, margin: float = MARGIN) -> Gr
     the true window plus dJ/ds_c times that for the corrupt one.
     """
     (first, second) = scorer.params
-    W, b, U = first["W"], first["b"], second["W"][0]
-    grad_W, grad_b, grad_U = np.zeros_like(W), np.zeros_like(b), np.zeros_like(U)
-    scores = []
-    per_window = []
-    for x in (scorer.window, scorer.corrupt_window):
-        z = W @ x + b
-        a = 1 / (1 + np.exp(-z))
-        delta = U * a * (1 - a)
-        scores.append(U @ a)
-        per_window.append((np.outer(delta, x), delta, a))
-    active = 1.0 if margin - scores[0] + scores[1] > 0 else 0.0
-    signs = (-active, active)  # dJ/ds, dJ/ds_c
-    for sign, (dW, db, dU) in zip(signs, per_window, strict=True):
-        grad_W += sign * dW
-        grad_b += sign * db
-        grad_U += sign * dU
+    W, b = first["W"], first["b"]
+    grad_W, grad_b, grad_U = np.zeros_like(W), np.zeros_like(b), np.zeros(HIDDEN_SIZE)
+    signs = _score_gradients(scorer, margin)
+    for sign, x in zip(signs, (scorer.window, scorer.corrupt_window), strict=True):
+        _, a, delta = _by_formula(scorer, x)
+        grad_W += sign * np.outer(delta, x)
+        grad_b += sign * delta
+        grad_U += sign * a
     # The output bias (0 here, as s = U^T a has none) gets dJ/ds + dJ/ds_c = 0.
     return [{"W": grad_W, "b": grad_b}, {"W": grad_U[None, :], "b": np.array([sum(signs)])}]
+
+
+def _by_formula(scorer: WindowScorer, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """One window's score s = U^T a, a = f(W x + b) with the sigmoid, and
+    delta_i = ds/dz_i = U_i f'(z_i) (document 000), with numpy alone."""
+    (first, second) = scorer.params
+    U = second["W"][0]
+    a = 1 / (1 + np.exp(-(first["W"] @ x + first["b"])))
+    return float(U @ a), a, U * a * (1 - a)
+
+
+def max_margin_by_formula(scorer: WindowScorer, margin: float = MARGIN) -> float:
+    """J = max(0, margin - s + s_c), the scores by document 000's formula with numpy."""
+    s, s_c = (_by_formula(scorer, x)[0] for x in (scorer.window, scorer.corrupt_window))
+    return max(0.0, margin - s + s_c)
+
+
+def _score_gradients(scorer: WindowScorer, margin: float = MARGIN) -> tuple[float, float]:
+    """(dJ/ds, dJ/ds_c): (-1, 1) while the margin is violated, (0, 0) once it is met."""
+    s, s_c = (_by_formula(scorer, x)[0] for x in (scorer.window, scorer.corrupt_window))
+    active = 1.0 if margin - s + s_c > 0 else 0.0
+    return -active, active
+
+
+def max_margin_window_gradients_by_delta_rule(
+    scorer: WindowScorer, margin: float = MARGIN
+) -> tuple[np.ndarray, np.ndarray]:
+    """(dJ/dx, dJ/dx_c): the delta rule carried one layer further down, to the window
+    itself. Document 000 generalises delta^(k) to delta^(k-1) through W^T; x has no
+    activation, so dJ/dx_j = dJ/ds sum_i W_ij delta_i."""
+    W = scorer.params[0]["W"]
+    signs = _score_gradients(scorer, margin)
+    windows = (scorer.window, scorer.corrupt_window)
+    dx, dx_c = (
+        sign * (W.T @ _by_formula(scorer, x)[2]) for sign, x in zip(signs, windows, strict=True)
+    )
+    return dx, dx_c
 
 
 def max_margin_by_scalar_engine(scorer: WindowScorer, margin: float = MARGIN) -> Grads:
@@ -224,3 +265,92 @@ def max_margin_by_scalar_engine(scorer: WindowScorer, margin: float = MARGIN) ->
         {"W": np.array([[w.grad for w in row] for row in W]), "b": np.array([v.grad for v in b])},
         {"W": np.array([[u.grad for u in U]]), "b": np.array([c.grad])},
     ]
+
+
+# ---------------------------------------------------------------------------
+# Document 000 as a version 2 case: the scorer on a window of word vectors.
+# ---------------------------------------------------------------------------
+
+VOCAB_SIZE = 10
+CORRUPTED_WORD = WINDOW_WORDS // 2  # the corrupt window replaces the centre word
+WINDOW_CASE_STEM = "doc000_window_max_margin_as_dot_loss"
+WINDOW_CASE = f"{WINDOW_CASE_STEM}.json"
+SCORE_GRADIENTS = ((-1.0,), (1.0,))
+"""The dot loss's upstream on the scores of [true, corrupt]: (dJ/ds, dJ/ds_c) while
+the margin is violated (document 000: dJ/ds = -dJ/ds_c = -1)."""
+
+REDRAWS = 100
+
+
+def window_max_margin_case(seed: int = 0) -> Case:
+    """Document 000's scorer on word vectors, J written with the ``dot`` loss.
+
+    Layers: ``embedding`` (E, VOCAB_SIZE x WORD_VECTOR_SIZE: x is the 5 rows of the
+    window's ids concatenated, in R^20) -> dense 20 -> 8 sigmoid (W, b) -> dense
+    8 -> 1 identity (U^T, and a bias fixed at 0: s = U^T a has none). Inputs: the
+    true window's ids and the corrupt window's (the centre word replaced), as a batch
+    of two. Loss: dot with upstream [[-1], [1]], so loss = -s + s_c = J - 1 and the
+    gradients are J's, since the draw violates the margin (1 - s + s_c >=
+    KINK_CLEARANCE). The true window holds one id twice and shares four words with
+    the corrupt one, so E's gradient adds up over repeats and over both windows.
+
+    Values from ``numpy.random.default_rng(seed)``: E ~ N(0, 1), W ~ N(0, 1/20),
+    b ~ N(0, 0.25), U ~ N(0, 1/8); the ids redrawn until both conditions hold.
+    """
+    rng = np.random.default_rng(seed)
+    E = rng.normal(0, 1, (VOCAB_SIZE, WORD_VECTOR_SIZE))
+    W = rng.normal(0, 1 / np.sqrt(WINDOW_SIZE), (HIDDEN_SIZE, WINDOW_SIZE))
+    b = rng.normal(0, 0.5, HIDDEN_SIZE)
+    U = rng.normal(0, 1 / np.sqrt(HIDDEN_SIZE), HIDDEN_SIZE)
+    params = [{"E": E}, {"W": W, "b": b}, {"W": U[None, :], "b": np.zeros(1)}]
+    for _ in range(REDRAWS):
+        ids = rng.integers(0, VOCAB_SIZE, size=WINDOW_WORDS)
+        corrupt = ids.copy()
+        corrupt[CORRUPTED_WORD] = rng.choice(np.setdiff1d(np.arange(VOCAB_SIZE), ids))
+        case = validate_case(
+            {
+                "format": "backprop-case/2",
+                "name": "doc 000 window scorer s = U^T f(W x + b) on word vectors, max-margin "
+                "J = max(0, 1 - s + s_c) where the margin is violated: dot loss with upstream "
+                "[[-1], [1]] on [true, corrupt] windows = J - 1, gradients = J's",
+                "dtype": "float64",
+                "layers": [
+                    {"type": "embedding", "vocab": VOCAB_SIZE, "dim": WORD_VECTOR_SIZE},
+                    {"type": "dense", "in": WINDOW_SIZE, "out": HIDDEN_SIZE,
+                     "activation": "sigmoid"},
+                    {"type": "dense", "in": HIDDEN_SIZE, "out": 1, "activation": "identity"},
+                ],
+                "params": params,
+                "loss": {"name": "dot", "reduction": "sum", "upstream": SCORE_GRADIENTS},
+                "inputs": np.stack([ids, corrupt]),
+            }
+        )  # fmt: skip
+        scorer = window_scorer_of(case)
+        s, s_c = (_by_formula(scorer, x)[0] for x in (scorer.window, scorer.corrupt_window))
+        repeated = len(set(ids.tolist())) < WINDOW_WORDS
+        if repeated and MARGIN - s + s_c >= KINK_CLEARANCE:
+            return case
+    raise RuntimeError(f"no window in {REDRAWS} draws (seed {seed}) violates the margin")
+
+
+def window_scorer_of(case: Case) -> WindowScorer:
+    """The window case's scorer, and its two windows looked up in E: for the formulas."""
+    E = case["params"][0]["E"]
+    ids, corrupt = case["inputs"]
+    layers = [
+        {"in": WINDOW_SIZE, "out": HIDDEN_SIZE, "activation": "sigmoid"},
+        {"in": HIDDEN_SIZE, "out": 1, "activation": "identity"},
+    ]
+    params = [{key: np.array(value) for key, value in p.items()} for p in case["params"][1:]]
+    return WindowScorer(layers, params, E[ids].ravel(), E[corrupt].ravel())
+
+
+def word_vector_gradient_by_delta_rule(case: Case, margin: float = MARGIN) -> np.ndarray:
+    """dJ/dE: each window's dJ/dx (the delta rule) cut into its words' rows and added to
+    the rows of their ids, repeats and words shared by both windows included."""
+    E = case["params"][0]["E"]
+    grad_E = np.zeros_like(E)
+    windows = max_margin_window_gradients_by_delta_rule(window_scorer_of(case), margin)
+    for ids, dx in zip(case["inputs"], windows, strict=True):
+        np.add.at(grad_E, ids, dx.reshape(WINDOW_WORDS, WORD_VECTOR_SIZE))
+    return grad_E

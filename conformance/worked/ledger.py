@@ -25,14 +25,19 @@ from typing import Any
 import numpy as np
 
 import impl
+from conformance.text import table_lines, wrapped
 from conformance.tolerances import tolerance_for
 from conformance.worked.complexity import document_step_counts
 from conformance.worked.examples import (
     DOCUMENT_002_CASE,
+    WINDOW_CASE,
     max_margin,
     max_margin_by_delta_rule,
+    max_margin_by_formula,
     two_two_two_graph,
     window_scorer,
+    window_scorer_of,
+    word_vector_gradient_by_delta_rule,
     worked_case,
     worked_result,
 )
@@ -173,6 +178,30 @@ def _delta_rule_difference(key: str) -> float:
     )
 
 
+def _window_case_difference(layer: int, key: str) -> float:
+    """max |impl on the window case - the delta rule| over one gradient array."""
+    case = worked_case(WINDOW_CASE)
+    by_backprop = worked_result(WINDOW_CASE)["grads"][layer][key]
+    if key == "E":
+        by_formula = word_vector_gradient_by_delta_rule(case)
+    else:  # the dense layers 1 and 2 are the scorer's layers 0 and 1
+        by_formula = max_margin_by_delta_rule(window_scorer_of(case))[layer - 1][key]
+    return float(np.abs(by_backprop - by_formula).max())
+
+
+def _window_case_loss_gap() -> float:
+    """J by the formula, minus (the dot loss of the window case + 1): 0 where the margin
+    is violated, as the case says; 1 - (1 - s + s_c) > 0 where it is met."""
+    case = worked_case(WINDOW_CASE)
+    return max_margin_by_formula(window_scorer_of(case)) - (worked_result(WINDOW_CASE)["loss"] + 1)
+
+
+def _window_width() -> int:
+    """The embedding's output per window: the ids' count times the word-vector size."""
+    case = worked_case(WINDOW_CASE)
+    return int(case["inputs"].shape[1] * case["layers"][0]["dim"])
+
+
 def _half_sse_gradient(y: float, t: float) -> float:
     output = Scalar(y, label="y")
     loss = (t - output) ** 2 / 2  # document 004 (1.4): E = 1/2 (t - y)^2
@@ -199,6 +228,10 @@ _SWL = "关于Softmax-with-Loss"
 _L2 = "反向传播: regularisation term 1/2 W^2"
 _SHAPES = "维度分析 (shapes of s = U^T f(W x + b))"
 _MARGIN = "最大间隔目标函数 J = max(0, 1 - s + s_c) and backprop"
+_WINDOW = (
+    "最大间隔目标函数 on a window of word vectors: the case file "
+    "embedding -> dense sigmoid -> dense, dot loss = J - 1 where the margin is violated"
+)
 _RULES = "反向传播 formulas (1.3)-(1.7)"
 
 _ENGINE = "scalar engine (impl.scalar)"
@@ -1221,6 +1254,100 @@ LEDGER: tuple[Entry, ...] = (
         "impl.backward vs worked_examples.max_margin_by_delta_rule",
         lambda: _delta_rule_difference("b"),
     ),
+    Entry(
+        DOC_000,
+        _SHAPES,
+        "word-vector size, 5 words per window and x in R^20",
+        "2",
+        "4",
+        "erratum",
+        f"{WINDOW_CASE}: the embedding's dim",
+        lambda: worked_case(WINDOW_CASE)["layers"][0]["dim"],
+        note="the document says word vectors of size 2 (词向量维度为2) and 5 words, which "
+        "make x in R^10; its x in R^20 and W in R^{8x20} need size 4 (5 x 4 = 20)",
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "x, the window's 5 word vectors concatenated (case file)",
+        "R^20",
+        "20",
+        "match",
+        f"{WINDOW_CASE}: ids per window times the embedding's dim",
+        _window_width,
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "dot loss upstream on the scores of [true, corrupt] (case file)",
+        "dJ/ds = -dJ/ds_c = -1",
+        "[-1, 1]",
+        "match",
+        f"{WINDOW_CASE}: loss.upstream",
+        lambda: worked_case(WINDOW_CASE)["loss"]["upstream"],
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "J by the formula - (dot loss + 1) (case file)",
+        None,
+        "0",
+        "implied",
+        f"max_margin_by_formula vs impl on {WINDOW_CASE}",
+        _window_case_loss_gap,
+        note="0 only where the margin is violated (1 - s + s_c > 0), as the case is drawn",
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "dJ/dU: max |impl on the case file - delta rule|",
+        None,
+        "0",
+        "implied",
+        f"impl on {WINDOW_CASE} vs max_margin_by_delta_rule",
+        lambda: _window_case_difference(2, "W"),
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "dJ/dW: max |impl on the case file - delta rule|",
+        None,
+        "0",
+        "implied",
+        f"impl on {WINDOW_CASE} vs max_margin_by_delta_rule",
+        lambda: _window_case_difference(1, "W"),
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "dJ/db: max |impl on the case file - delta rule|",
+        None,
+        "0",
+        "implied",
+        f"impl on {WINDOW_CASE} vs max_margin_by_delta_rule",
+        lambda: _window_case_difference(1, "b"),
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "dJ/dE, the word vectors: max |impl on the case file - delta rule|",
+        None,
+        "0",
+        "implied",
+        f"impl on {WINDOW_CASE} vs word_vector_gradient_by_delta_rule (W^T delta, added by id)",
+        lambda: _window_case_difference(0, "E"),
+    ),
+    Entry(
+        DOC_000,
+        _WINDOW,
+        "gradient of the score's bias (case file)",
+        None,
+        "0",
+        "implied",
+        f"impl on {WINDOW_CASE}",
+        lambda: worked_result(WINDOW_CASE)["grads"][2]["b"][0],
+        note="dJ/ds + dJ/ds_c = -1 + 1: the document's s = U^T a has no bias; the case's is 0",
+    ),
     # ---- document 004: the rules ---------------------------------------------------------
     Entry(
         DOC_004,
@@ -1384,12 +1511,20 @@ def row_to_json(row: Row) -> dict[str, Any]:
 NOT_PRINTED = "(not in text)"
 
 
+def document_label(document: str) -> str:
+    """A document's short name in the table: its number (``003`` for
+    ``003_f824c9119bf8e39e.txt``); the table's legend gives the full name."""
+    return document.split("_", 1)[0]
+
+
 def format_table(rows: Sequence[Row]) -> str:
-    """The rows as an aligned table, then the errata and rounded values with their notes."""
-    header = ("document", "quantity", "printed", "computed", "status", "")
+    """The rows as an aligned table that fits a terminal (long cells wrap; ``--json`` has
+    every field whole), then the errata and rounded values with their notes."""
+    documents = sorted({row.document for row in rows})
+    header = ("doc", "quantity", "printed", "computed", "status", "")
     body = [
         (
-            row.document,
+            document_label(row.document),
             row.quantity,
             row.printed if row.printed is not None else NOT_PRINTED,
             row.computed,
@@ -1398,23 +1533,21 @@ def format_table(rows: Sequence[Row]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in (header, *body)) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
-        + "  "
-        + line[-1]
-        for line in (header, *body)
-    ]
+    lines = table_lines(header, body, flexible=(1, 2, 3, 5))
+    lines += wrapped(
+        "documents: "
+        + ", ".join(f"{document_label(document)} = {document}" for document in documents)
+    )
     remarks = [row for row in rows if row.status in ("erratum", "rounded") and row.note]
     if remarks:
         lines += ["", "errata and rounded values (the tests use the correct values):"]
-        lines += [f"  {row.document} {row.quantity}: {row.note}" for row in remarks]
-    lines += [
-        "",
+        for row in remarks:
+            lines += wrapped(f"  {document_label(row.document)} {row.quantity}: {row.note}")
+    lines += [""] + wrapped(
         "document 002's parameters are a reconstruction: its figure with them is missing "
         "from the text; they were recovered because they reproduce both printed outputs to "
-        "ten digits.",
-    ]
+        "ten digits."
+    )
     counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
     failing = sum(not row.holds for row in rows)
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)

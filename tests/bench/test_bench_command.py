@@ -52,21 +52,67 @@ def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
     names = [row["name"] for row in report["rows"]]
     assert any("batch 4, width 8, depth 2, float64" in name for name in names)
     assert any("batch 256, width 512, depth 4, float32" in name for name in names)
+    assert "impl vs torch autograd (small CNN, batch 8, float32)" in names
+    assert "impl vs torch autograd (LSTM classifier, batch 16, float32)" in names
     assert any("gradcheck fast_mode" in name for name in names)
     assert any("gradcheck default" in name for name in names)
     assert any(name.startswith("scale:") for name in names)
     assert any(name.startswith("check's default stream") for name in names)
     cost = report["details"]["stream_cost"]
     assert set(cost["median_case_seconds"]) == {"default", "dense"}
+
+    assert any(name.startswith("check --workers 2 vs --workers 1") for name in names)
+    workers = report["details"]["workers"]
+    assert workers["cases"] == bench.QUICK.workers_cases
+    assert set(workers["median_wall_seconds"]) == {"1", "2"}
     for row in report["rows"]:
         assert row["ratio"] > 0 and np.isfinite(row["ratio"])
         assert row["met"] == (None if row["goal"] is None else row["ratio"] >= row["goal"])
+    networks = report["details"]["impl_networks"]
+    assert [network["case"] for network in networks] == [
+        "(1, 28, 28) -> conv2d 8ch 3x3 relu -> maxpool2d 2x2 -> conv2d 16ch 3x3 relu -> "
+        "maxpool2d 2x2 -> flatten -> dense 10 | softmax_cross_entropy (mean) | l2 0 | float32 "
+        "| N=8",
+        "(20, 32) -> lstm 64 last -> dense 10 | softmax_cross_entropy (mean) | l2 0 | float32 "
+        "| N=16",
+    ]
+    for row in report["rows"]:
+        if "small CNN" in row["name"] or "LSTM classifier" in row["name"]:
+            assert row["goal"] == pytest.approx(1 / 3) and row["goal_text"].startswith("within 3x")
     harness = report["details"]["harness"]
     assert harness["cases"] == bench.QUICK.harness_cases
     assert set(harness["median_wall_seconds"]) == {"check", "fast", "default"}
     scale = report["details"]["scale"]
     assert scale["harness_status"] == "agree" and scale["directional_agree"]
     assert scale["parameters"] == pytest.approx(bench.QUICK.scale_parameters, rel=0.01)
+
+
+def test_quick_bench_says_what_it_does_and_shows_its_progress(quick_run):
+    completed, _ = quick_run
+    lines = completed.stderr.splitlines()
+    assert "measuring: a quick pass over every section" in completed.stderr
+    started = [line for line in lines if line.startswith("[") and line.endswith(" ...")]
+    ended = [line for line in lines if line.startswith("[") and "(bench so far" in line]
+    sections = len(bench.SECTIONS)
+    assert sections == 7
+    assert [line.split("]")[0] for line in started] == [
+        f"[{n}/{sections}" for n in range(1, sections + 1)
+    ]
+    assert len(ended) == sections and ended[-1].startswith(f"[{sections}/{sections}] scale: ")
+
+
+def test_the_terminal_table_fits_100_columns():
+    from conformance.bench.report import terminal_table
+
+    rows = [
+        bench.Row("impl vs torch autograd (batch 256, width 512, depth 4, float32)", "impl "
+                  "17.68 ms", "torch 20.48 ms", 1.13, 0.95, ">= 0.95x", note="why " * 60),
+        bench.Row("reported", "a", "b", 2.0, None, "about 4x"),
+    ]  # fmt: skip
+    text = terminal_table(bench.Bench(rows=rows))
+    assert all(len(line) < 100 for line in text.splitlines())
+    assert "    impl 17.68 ms against torch 20.48 ms: 1.13x (goal >= 0.95x: met)" in text
+    assert "    a against b: 2.00x (about 4x)" in text
 
 
 def test_quick_bench_writes_the_table_and_the_chart(quick_run):

@@ -7,15 +7,13 @@ there, and runs the real command (``python -m conformance`` and the installed
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, run_in
 
 USER_MODULE = (ROOT / "examples" / "user_mlp.py").read_text(encoding="utf-8")
 CHECK = (
@@ -36,11 +34,7 @@ def _console_script() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("backprop-conformance")
 
 
-def _run(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run(
-        list(command), cwd=folder, capture_output=True, text=True, timeout=300, env=env
-    )
+_run = run_in
 
 
 @pytest.fixture

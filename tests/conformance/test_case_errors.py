@@ -35,6 +35,15 @@ BAD_CASES = {
         ["'format'", "backprop-case/1", "backprop-case/2"],
     ),
     "unknown key": (_edited(lyers=[]), ["unknown key 'lyers'", "did you mean 'layers'"]),
+    "origin not an object": (_edited(origin="mine"), ["'origin'", "expected a JSON object"]),
+    "origin implementation not text": (
+        _edited(origin={"implementation": 7}),
+        ["'origin.implementation'", "expected a string, found 7"],
+    ),
+    "origin unknown key": (
+        _edited(origin={"implementaton": "m:f"}),
+        ["'origin'", "did you mean 'implementation'"],
+    ),
     "unknown activation": (
         _edited(layers__1__activation="sigmod"),
         ["layers[1].activation", "'sigmod'", "did you mean 'sigmoid'"],
@@ -174,3 +183,16 @@ def test_cli_malformed_json_exits_2(tmp_path):
     completed = _run_cli("grad", "--case", str(path))
     assert completed.returncode == 2 and "malformed JSON" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_cases_origin_is_read_apart_and_never_reaches_an_implementation(tmp_path):
+    from conformance.case import load_saved_case
+
+    origin = {"implementation": "mynet:gradients", "command": "python -m ...", "options": {}}
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps(_edited(origin=origin)))
+    case, found = load_saved_case(path)
+    assert found == origin and "origin" not in case and "origin" not in load_case(path)
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(GOOD))
+    assert load_saved_case(plain)[1] is None

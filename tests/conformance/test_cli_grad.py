@@ -1,6 +1,7 @@
 """The grad command: tables for people, JSON for programs, clear errors for bad names."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,25 @@ def test_grad_prints_readable_tables_with_the_documents_numbers():
     assert "0.7987314002" in out and "0.8374488853" in out
     assert "0.0818667050" in out and "0.0011178739" in out
     assert "layer 1 (2 -> 2, sigmoid):" in out
+
+
+def test_grad_prints_a_version_2_case_by_layer_label_with_token_ids_and_images():
+    from conformance.case import load_case
+    from conformance.worked.examples import WINDOW_CASE
+
+    window = _run("grad", "--case", str(WORKED / WINDOW_CASE), "--backend", "impl")
+    assert window.returncode == 0, window.stderr
+    assert "layer 0 (embedding):\n  dLoss/dE (10 x 4):" in window.stdout
+    assert "layer 2 (dense):\n  dLoss/dW (1 x 8):" in window.stdout
+    assert "dLoss/dinputs: none (the inputs are token ids)" in window.stdout
+    cases_dir = Path(__file__).resolve().parents[2] / "regression" / "cases"
+    conv = cases_dir / "v2_conv2d_stride_padding_channels_float64.json"
+    images = _run("grad", "--case", str(conv), "--backend", "impl")
+    assert images.returncode == 0, images.stderr
+    shape = load_case(conv)["inputs"].shape  # (N, C, H, W): rows along W, labelled [n, c, h]
+    assert f"dLoss/dinputs ({' x '.join(map(str, shape))}):" in images.stdout
+    last_row = f"    [{shape[0] - 1}, {shape[1] - 1}, {shape[2] - 1}] "
+    assert last_row in images.stdout and "dLoss/dW (4 x 3 x 3 x 2):" in images.stdout
 
 
 def test_grad_json_is_the_result_object():

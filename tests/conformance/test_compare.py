@@ -113,3 +113,44 @@ def test_a_large_array_is_judged_on_its_own_scale_beyond_a_group():
 def test_relative_error_of_an_entry_whose_reference_is_zero():
     count, kept, _ = compare_arrays("b", 0, np.array([1.0]), np.array([0.0]), TOLERANCE)
     assert count == 1 and kept[0].rel_error == np.inf and kept[0].abs_error == 1.0
+
+
+def _result(b_gradient):
+    return {
+        "loss": 1.0,
+        "outputs": np.zeros((1, 2)),
+        "grads": [{"W": np.ones((2, 2)), "b": np.asarray(b_gradient, dtype=float)}],
+        "input_grad": np.zeros((1, 2)),
+    }
+
+
+def _against(tested, reference, name):
+    return compare_results(
+        tested,
+        reference,
+        dtype="float64",
+        kind="analytic",
+        tested_name="mine",
+        reference_name=name,
+    )
+
+
+def test_the_same_failing_entries_are_said_once_whatever_order_their_errors_rank_them():
+    from conformance.harness import MISMATCH, CaseOutcome
+
+    tested = _result([1.0, 1.0])
+    # Both entries are wrong by 1 against both references, but torch ranks b[0] worst and
+    # jax b[1] (their values differ in a late digit, as two references' values do).
+    torch = _against(tested, _result([2.0 + 1e-15, 2.0]), "torch")
+    jax = _against(tested, _result([2.0, 2.0 + 1e-15]), "jax")
+    assert [e.place for e in torch.mismatches] == ["layer 0 b[0]", "layer 0 b[1]"]
+    assert [e.place for e in jax.mismatches] == ["layer 0 b[1]", "layer 0 b[0]"]
+    assert torch.same_entries_as(jax)
+    other = _against(tested, _result([2.0, 1.0]), "numeric")
+    assert not torch.same_entries_as(other)
+
+    outcome = CaseOutcome({}, MISMATCH, comparisons=[torch, jax], verdict="mine is wrong")
+    lines = outcome.describe().splitlines()
+    assert lines[1].startswith("mine vs torch: 2 entries disagree")
+    assert lines[4] == "mine vs jax: the same 2 entries disagree (jax 2 at layer 0 b[1])"
+    assert len(lines) == 5

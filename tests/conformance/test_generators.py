@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conformance.case import CaseError
 from conformance.generators import (
     LARGE_VALUE,
     draw_targets,
     fill_case,
+    fill_layered_case,
     large_value_sites,
 )
 
@@ -36,8 +38,12 @@ def test_float32_gets_extremes_only_where_a_unit_passes_on_an_exact_value():
     )
     float64 = {(s.layer, s.units, s.signs) for s in large_value_sites(architecture, "float64")}
     float32 = {(s.layer, s.units, s.signs) for s in large_value_sites(architecture, "float32")}
-    assert float64 == {(0, "all", (1, -1)), (1, "one", (1, -1)), (2, "one", (-1,)),
-                       (3, "one", (1, -1))}
+    assert float64 == {
+        (0, "all", (1, -1)),
+        (1, "one", (1, -1)),
+        (2, "one", (-1,)),
+        (3, "one", (1, -1)),
+    }
     assert float32 == {(1, "one", (1, -1)), (2, "one", (-1,))}  # saturating, softplus down
 
 
@@ -80,3 +86,80 @@ def test_hinge_targets_that_are_no_distribution_have_exact_ties():
     architecture = _architecture(("identity",), "hinge", (2, 3))
     case = fill_case(architecture, seed=3, batch_size=8, targets="unnormalised")
     assert case is not None  # exact ties are kept; only near ties are redrawn
+
+
+# version 2 cases ---------------------------------------------------------------------
+SMALL_CNN = {
+    "layers": [
+        {
+            "type": "conv2d",
+            "in_channels": 2,
+            "out_channels": 3,
+            "kernel": [3, 2],
+            "activation": "relu",
+        },
+        {"type": "maxpool2d", "kernel": [2, 2]},
+        {"type": "flatten"},
+        {"type": "dense", "in": 3 * 3 * 2, "out": 4},
+    ],
+    "loss": {"name": "softmax_cross_entropy", "reduction": "mean"},
+}
+
+
+def test_a_layered_case_is_valid_seeded_and_in_its_dtype():
+    case = fill_layered_case(
+        SMALL_CNN, input_shape=(2, 8, 5), seed=3, batch_size=5, dtype="float32"
+    )
+    assert case["format"] == "backprop-case/2" and case["dtype"] == "float32"
+    assert case["inputs"].shape == (5, 2, 8, 5) and case["inputs"].dtype == np.float32
+    assert [sorted(p) for p in case["params"]] == [["W", "b"], [], [], ["W", "b"]]
+    assert case["params"][0]["W"].shape == (3, 2, 3, 2) and case["params"][3]["W"].shape == (4, 18)
+    np.testing.assert_array_equal(case["targets"].sum(axis=1), np.ones(5))  # one-hot rows
+    again = fill_layered_case(
+        SMALL_CNN, input_shape=(2, 8, 5), seed=3, batch_size=5, dtype="float32"
+    )
+    other = fill_layered_case(
+        SMALL_CNN, input_shape=(2, 8, 5), seed=4, batch_size=5, dtype="float32"
+    )
+    np.testing.assert_array_equal(case["params"][0]["W"], again["params"][0]["W"])
+    np.testing.assert_array_equal(case["inputs"], again["inputs"])
+    assert not np.array_equal(case["params"][0]["W"], other["params"][0]["W"])
+
+
+def test_layered_weights_are_scaled_by_their_fan_in():
+    # fan_in is what one output entry reads: in_channels x kh x kw for conv2d, in for
+    # Wx and hidden for Wh; the spread of 4H x fan_in draws pins the scale 1/sqrt(fan_in)
+    lstm = {
+        "layers": [{"type": "lstm", "in": 50, "hidden": 40, "return": "last"}],
+        "loss": {"name": "mse", "reduction": "sum"},
+    }
+    case = fill_layered_case(lstm, input_shape=(3, 50), seed=0, batch_size=2)
+    params = case["params"][0]
+    assert params["Wx"].std() == pytest.approx(1 / np.sqrt(50), rel=0.05)
+    assert params["Wh"].std() == pytest.approx(1 / np.sqrt(40), rel=0.05)
+    assert params["b"].std() == pytest.approx(0.5, rel=0.1)
+    conv = fill_layered_case(SMALL_CNN, input_shape=(2, 8, 5), seed=0, batch_size=1)
+    assert abs(conv["params"][0]["W"]).max() < 6 / np.sqrt(2 * 3 * 2)
+
+
+def test_layered_cases_for_token_ids_residual_blocks_and_the_dot_loss():
+    architecture = {
+        "layers": [
+            {"type": "embedding", "vocab": 7, "dim": 3},
+            {"type": "residual", "layers": [{"type": "layernorm", "features": 6}]},
+        ],
+        "loss": {"name": "dot"},
+    }
+    case = fill_layered_case(architecture, input_shape=(2,), seed=1, batch_size=4)
+    assert case["inputs"].dtype == np.int64 and case["inputs"].shape == (4, 2)
+    assert 0 <= case["inputs"].min() and case["inputs"].max() < 7
+    assert case["params"][1]["layers"][0]["gamma"].shape == (6,)
+    assert case["loss"]["upstream"].shape == (4, 6) and "targets" not in case
+
+
+def test_a_layered_architecture_that_does_not_chain_is_a_case_error():
+    with pytest.raises(CaseError, match="shapes do not chain"):
+        fill_layered_case(SMALL_CNN, input_shape=(2, 10, 5), seed=0, batch_size=2)
+    unflattened = dict(SMALL_CNN, layers=SMALL_CNN["layers"][:2])
+    with pytest.raises(CaseError, match="flatten"):
+        fill_layered_case(unflattened, input_shape=(2, 8, 5), seed=0, batch_size=2)

@@ -137,3 +137,22 @@ def test_strict_json_writes_non_finite_numbers_as_strings():
         "b": ["NaN", 2.0],
     }
     assert "NaN," not in text.replace('"NaN"', "")  # never a bare NaN
+
+
+@pytest.mark.parametrize(
+    ("broken", "hint"),
+    [
+        (lambda text: text.replace('"format"', '// a note\n  "format"', 1), "no comments"),
+        (lambda text: text.replace('"format"', '/* a note */ "format"', 1), "no comments"),
+        (lambda text: text.rstrip().rstrip("}") + ",\n}", "a comma before '}'"),
+        (lambda text: text.replace("]]", "],]", 1), "a comma before ']'"),
+        (lambda text: text.replace('"format"', "'format'", 1), "double quotes"),
+        (lambda text: text.replace('"format":', '"format"', 1), "common causes: a comment"),
+    ],
+)
+def test_malformed_json_names_the_usual_cause(tmp_path, broken, hint):
+    path = tmp_path / "case.json"
+    path.write_text(broken(CASE.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(CaseError, match="malformed JSON at line") as raised:
+        load_case(path)
+    assert hint in str(raised.value)

@@ -12,6 +12,8 @@ import signal
 import sys
 import time
 
+import numpy as np
+
 import impl
 
 
@@ -37,6 +39,18 @@ def segfaults(case):
 
 def hangs(case):
     time.sleep(3600)
+
+
+_hang_countdown = [3]
+
+
+def hangs_on_its_third_call(case):
+    """Right, except that its third call in a process hangs: the killed worker must be
+    replaced by a new one for the next case, in every checker of --workers."""
+    _hang_countdown[0] -= 1
+    if _hang_countdown[0] == 0:
+        time.sleep(3600)
+    return impl.gradients(case)
 
 
 def closes_its_pipes(case):
@@ -95,3 +109,10 @@ def slow(case):
     """Right, but slow: a run over it lasts long enough to be interrupted."""
     time.sleep(0.3)
     return impl.gradients(case)
+
+
+def returns_a_huge_result(case):
+    """Right gradients beside 320 MB of "debug" output: more than a result can be."""
+    result = impl.gradients(case)
+    result["activations"] = np.zeros(40_000_000)
+    return result

@@ -12,6 +12,7 @@ import pytest
 from conformance.api import check
 from conformance.backends import resolve_backend
 from conformance.case import validate_case
+from conformance.exit_codes import BROKE_CONTRACT, CRASHED
 from conformance.harness import AGREE, ERROR, NOT_COMPARABLE, check_case
 from conformance.report import exit_code
 from references.registry import REFERENCE_BACKENDS
@@ -60,19 +61,37 @@ def test_float32_case_returned_as_float64_lists_is_caught():
 
 
 @pytest.mark.parametrize(
-    ("name", "message"),
+    ("name", "message", "kind"),
     [
-        ("returns_none", "returned NoneType, expected a dict"),
-        ("raises_value_error", "ValueError: shapes (2,3) and (4,) not aligned"),
+        ("returns_none", "returned NoneType, expected a dict", BROKE_CONTRACT),
+        ("raises_value_error", "ValueError: shapes (2,3) and (4,) not aligned", CRASHED),
     ],
 )
-def test_a_broken_result_is_an_error_with_its_reason(name, message):
+def test_a_broken_result_is_an_error_with_its_reason(name, message, kind):
     outcome = check_case(
         _worked("doc002_2-2-2_sigmoid.json"),
         resolve_backend(f"tests.harness.user_impls:{name}"),
         [NUMERIC],
     )
     assert outcome.status == ERROR and message in outcome.verdict
+    assert outcome.failure_kind == kind
+
+
+@pytest.mark.parametrize(
+    ("name", "last_line"),
+    [
+        ("returns_none", "exit code 1: the implementation broke the contract"),
+        ("raises_value_error", "exit code 1: the implementation crashed"),
+        ("tests.harness.planted_bugs:wrong_sigmoid_derivative", "exit code 1: a mismatch was"),
+    ],
+)
+def test_the_last_line_says_which_kind_of_failure_it_was(name, last_line):
+    spec = name if ":" in name else f"tests.harness.user_impls:{name}"
+    completed = _cli(
+        "replay", str(WORKED / "doc002_2-2-2_sigmoid.json"), "--impl", spec, "--against", "numeric"
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert completed.stdout.strip().splitlines()[-1].startswith(last_line)
 
 
 def test_nan_in_every_backend_is_not_comparable_not_agreement():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.api import check
-from conformance.report import exit_code
+from conformance.api import check, failure_message
+from conformance.exit_codes import TOO_FEW_COMPARED
+from conformance.report import exit_code, failure_of
 from examples import user_mlp
 
 SUPPORTED = {
@@ -19,12 +20,18 @@ def _strategy():
     return case_stream(**SUPPORTED)  # what check --layers dense --activations ... draws
 
 
-def test_the_users_correct_mlp_passes_and_reports_what_it_does_not_support():
+def test_the_users_correct_mlp_fails_on_the_whole_stream_and_passes_on_what_it_supports():
     everything = check(user_mlp.gradients, against="numeric", cases=60, seed=0)
-    assert exit_code(everything) == 0
-    assert everything.count("unsupported") > 0 and everything.count("mismatch") == 0
+    # It declines most of the stream: too few cases compared is no pass, whatever agreed.
+    assert everything.count("unsupported") > 30 and everything.count("mismatch") == 0
+    assert exit_code(everything) == 1 and failure_of(everything) == TOO_FEW_COMPARED
+    message = failure_message(everything)
+    assert f"{everything.count('agree')} of 60 cases were compared" in message
+    assert "activations: the reasons name relu" in message  # as keyword arguments
+    lenient = check(user_mlp.gradients, against="numeric", cases=60, seed=0, min_compared=0.0)
+    assert exit_code(lenient) == 0 and lenient.count("agree") == everything.count("agree")
     supported = check(user_mlp.gradients, against="numeric", cases=60, seed=0, strategy=_strategy())
-    assert supported.count("agree") == 60
+    assert supported.count("agree") == 60 and exit_code(supported) == 0
 
 
 def test_the_users_tanh_slip_is_caught_in_a_tanh_layer_and_shrunk():

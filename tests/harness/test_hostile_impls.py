@@ -50,6 +50,14 @@ def _line_of(name, text):
     return f"hostile_impls.py:{start + offset}"
 
 
+def _last_line(stdout):
+    return stdout.strip().splitlines()[-1]
+
+
+CRASH_LINE = "exit code 1: the implementation crashed (it raised, exited, died or timed out)"
+CONTRACT_LINE = "exit code 1: the implementation broke the contract"
+
+
 def _replay_command(stdout):
     """The printed replay command, ready to run here."""
     line = next(line for line in stdout.splitlines() if line.strip().startswith("replay: python"))
@@ -75,8 +83,10 @@ def test_an_exit_or_interrupt_raised_by_the_implementation_is_an_error(
         completed.stdout
     )
     assert "Traceback" not in completed.stderr
+    assert _last_line(completed.stdout).startswith(CRASH_LINE)
     replay = run_cli(*_replay_command(completed.stdout))
     assert replay.returncode == 1 and raised in replay.stdout, replay.stdout + replay.stderr
+    assert _last_line(replay.stdout).startswith(CRASH_LINE)
 
 
 def test_replay_and_regress_of_an_implementation_that_exits_fail(tmp_path):
@@ -110,6 +120,7 @@ def test_a_hanging_implementation_is_stopped_by_the_time_limit(tmp_path):
     completed = _check("hangs", tmp_path, "--timeout", "2")
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "timed out: no result within 2 s (--timeout)" in completed.stdout
+    assert _last_line(completed.stdout).startswith(CRASH_LINE)
     assert "saved: " in completed.stdout
     assert time.monotonic() - started < 60
     replay = _replay_command(completed.stdout)
@@ -118,10 +129,22 @@ def test_a_hanging_implementation_is_stopped_by_the_time_limit(tmp_path):
     assert replayed.returncode == 1 and "timed out" in replayed.stdout
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_after_a_time_out_the_next_case_gets_a_new_worker(workers, tmp_path):
+    completed = _check(
+        "hangs_on_its_third_call", tmp_path, "--timeout", "2", "--workers", workers, "--cases", "20"
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stderr, completed.stderr
+    assert "timed out: no result within 2 s (--timeout)" in completed.stdout
+    assert "saved: " in completed.stdout
+
+
 def test_an_implementation_that_writes_into_its_case_is_an_error_naming_the_array(tmp_path):
     completed = _check("writes_into_its_case", tmp_path)
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "it changed its case: params[0].W changed" in completed.stdout
+    assert _last_line(completed.stdout).startswith(CONTRACT_LINE)
     replay = run_cli("replay", CASE, "--impl", f"{HOSTILE}:writes_into_its_case", *QUICK)
     assert replay.returncode == 1 and "params[0].W changed" in replay.stdout
 
@@ -134,6 +157,7 @@ def test_an_implementation_that_is_not_a_function_of_its_case_is_named_and_repla
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "is not a function of its case (stateful or nondeterministic)" in completed.stdout
     assert "alone in a fresh process: agree" in completed.stdout
+    assert _last_line(completed.stdout).startswith(CONTRACT_LINE)
     replay = _replay_command(completed.stdout)
     assert len([word for word in replay if word.endswith(".json")]) >= 2  # what came before
     replayed = run_cli(*replay)

@@ -9,8 +9,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from conformance import exit_codes
 from conformance.api import assert_conforms, check
-from conformance.report import exit_code
+from conformance.report import exit_code, failure_of
 from tests.harness import planted_bugs
 from tests.support import run_cli
 
@@ -75,7 +76,13 @@ def test_unsupported_is_never_a_pass():
 def test_partial_support_reports_the_unsupported_cases():
     run = check(planted_bugs.only_sigmoid, against=["numeric"], cases=60, seed=0, layers=["dense"])
     assert run.count("unsupported") > 0 and run.count("agree") > 0
-    assert exit_code(run) == 0
+    # a sigmoid-only implementation compares a minority of the stream: not a pass
+    assert run.count("agree") < 30 and exit_code(run) == 1
+    assert failure_of(run) == exit_codes.TOO_FEW_COMPARED
+    accepting = check(
+        planted_bugs.only_sigmoid, against=["numeric"], cases=60, seed=0, min_compared=0
+    )
+    assert accepting.count("agree") == run.count("agree") and exit_code(accepting) == 0
 
 
 def test_the_same_seed_gives_the_same_cases():
@@ -134,7 +141,9 @@ def test_cli_catches_a_users_buggy_implementation_saves_and_replays_it(tmp_path)
 
     replayed = _cli("replay", str(saved[0]), "--impl", impl_spec, "--against", "numeric")
     assert replayed.returncode == 1 and "is wrong" in replayed.stdout
-    fine = _cli("replay", str(saved[0]), "--against", "numeric")
+    recorded = _cli("replay", str(saved[0]), "--against", "numeric")  # the one that failed
+    assert recorded.returncode == 1 and f"implementation: {impl_spec} (recorded" in recorded.stdout
+    fine = _cli("replay", str(saved[0]), "--impl", "impl:gradients", "--against", "numeric")
     assert fine.returncode == 0, fine.stdout
 
     first_bytes = saved[0].read_bytes()

@@ -146,3 +146,66 @@ def test_a_non_contiguous_result_array_reaches_the_harness_through_the_worker(tm
     )
     done = run_cli("check", "--impl", f"{module}:gradients", "--cases", "5", "--against", "numeric")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_v2_kink_is_not_held_against_either_subgradient(references):
+    # conv2d channel 0 has W = 0 and b = 0: its relu pre-activations are all exactly 0
+    rng = np.random.default_rng(5)
+    raw = {
+        "format": "backprop-case/2",
+        "layers": [
+            {
+                "type": "conv2d",
+                "in_channels": 1,
+                "out_channels": 2,
+                "kernel": [2, 2],
+                "activation": "relu",
+            },
+            {"type": "flatten"},
+            {"type": "dense", "in": 8, "out": 2},
+        ],
+        "params": [
+            {
+                "W": np.concatenate([np.zeros((1, 1, 2, 2)), rng.normal(size=(1, 1, 2, 2))]),
+                "b": np.array([0.0, 0.3]),
+            },
+            {},
+            {"W": rng.normal(size=(2, 8)), "b": rng.normal(size=2)},
+        ],
+        "loss": {"name": "mse", "reduction": "sum"},
+        "inputs": rng.normal(size=(2, 1, 3, 3)),
+        "targets": rng.normal(size=(2, 2)),
+    }
+    case = _validated(raw)
+
+    def relu_derivative_one_at_zero(case):
+        import dataclasses
+
+        import impl
+        from impl import activations
+
+        original = activations.ACTIVATIONS["relu"]
+        activations.ACTIVATIONS["relu"] = dataclasses.replace(
+            original, backward=lambda z, a, grad_a: grad_a * (z >= 0)
+        )
+        try:
+            return impl.gradients(case)
+        finally:
+            activations.ACTIVATIONS["relu"] = original
+
+    other = CallableBackend("relu'(0)=1", relu_derivative_one_at_zero)
+    outcome = check_case(case, other, references)
+    assert outcome.status == AGREE, outcome.describe()
+    assert outcome.kink_entries and "layer 0 (conv2d) W" in outcome.kink_entries[0][0]
+    assert "relu" in outcome.kink_entries[0][1]
+
+    # a real bug after the kink (the dense layer's bias, which no kink reaches) is caught
+    def wrong_dense_bias(case):
+        result = relu_derivative_one_at_zero(case)
+        result["grads"][2]["b"] = result["grads"][2]["b"] + 0.5
+        return result
+
+    outcome = check_case(case, CallableBackend("wrong", wrong_dense_bias), references)
+    assert outcome.status == MISMATCH
+    places = {e.place.split("[")[0] for c in outcome.comparisons for e in c.mismatches}
+    assert places == {"layer 2 (dense) b"}, places

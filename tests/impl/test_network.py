@@ -7,7 +7,7 @@ import pytest
 import impl
 from conformance.case import load_case
 from conformance.tolerances import PRINTED_PRECISION, TOLERANCES
-from impl.network import dense_gradients
+from impl.network import dense_gradients, is_dense_network, layered_gradients
 from tests.impl import layer_cases
 from tests.support import exact
 
@@ -130,32 +130,78 @@ def test_full_gradient_matches_finite_differences_of_a_random_projection():
 
 
 # v1 through the layer registry, and v2 cases --------------------------------------------
+def assert_same_bits(tested: dict, expected: dict, dtype: str) -> None:
+    assert tested["loss"].dtype == expected["loss"].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(tested["loss"], expected["loss"])
+    np.testing.assert_array_equal(tested["outputs"], expected["outputs"])
+    np.testing.assert_array_equal(tested["input_grad"], expected["input_grad"])
+    for tested_layer, expected_layer in zip(tested["grads"], expected["grads"], strict=True):
+        assert tested_layer.keys() == expected_layer.keys() == {"W", "b"}
+        for key in expected_layer:
+            assert tested_layer[key].dtype == expected_layer[key].dtype
+            np.testing.assert_array_equal(tested_layer[key], expected_layer[key])
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_v1_cases_give_the_same_bits_through_the_layer_registry(seed):
+    # impl.gradients takes the dense loop for these cases: the registry's path, which
+    # every other case and every replaced rule takes, must be the same arithmetic
     case = layer_cases.random_v1_case(seed)
-    through_layers, dense_path = impl.gradients(case), dense_gradients(case)
-    assert through_layers["loss"].dtype == dense_path["loss"].dtype == np.dtype(case["dtype"])
-    np.testing.assert_array_equal(through_layers["loss"], dense_path["loss"])
-    np.testing.assert_array_equal(through_layers["outputs"], dense_path["outputs"])
-    np.testing.assert_array_equal(through_layers["input_grad"], dense_path["input_grad"])
-    for tested, expected in zip(through_layers["grads"], dense_path["grads"], strict=True):
-        assert tested.keys() == expected.keys() == {"W", "b"}
-        for key in expected:
-            assert tested[key].dtype == expected[key].dtype
-            np.testing.assert_array_equal(tested[key], expected[key])
+    dense_path = dense_gradients(case)
+    assert_same_bits(layered_gradients(case), dense_path, case["dtype"])
+    assert_same_bits(impl.gradients(case), dense_path, case["dtype"])
     np.testing.assert_array_equal(impl.predict(case), dense_path["outputs"])
 
 
-def test_a_v1_case_written_as_v2_means_the_same():
-    case = layer_cases.random_v1_case(seed=7)
+@pytest.mark.parametrize("seed", range(10))
+def test_a_v1_case_written_as_v2_means_the_same(seed):
+    case = layer_cases.random_v1_case(seed)
     as_v2 = dict(
         case,
         format="backprop-case/2",
         layers=[dict(layer, type="dense") for layer in case["layers"]],
     )
-    np.testing.assert_array_equal(
-        impl.gradients(as_v2)["input_grad"], dense_gradients(case)["input_grad"]
-    )
+    assert is_dense_network(as_v2)
+    dense_path = dense_gradients(case)
+    assert_same_bits(impl.gradients(as_v2), dense_path, case["dtype"])
+    assert_same_bits(layered_gradients(as_v2), dense_path, case["dtype"])
+
+
+def test_a_v2_dense_layer_without_an_activation_is_identity_on_both_paths():
+    case = layer_cases.random_v1_case(seed=3)
+    identity = [dict(layer, activation="identity") for layer in case["layers"]]
+    left_out = [
+        {key: value for key, value in layer.items() if key != "activation"}
+        for layer in case["layers"]
+    ]
+    as_v2 = dict(case, format="backprop-case/2", loss={"name": "half_sse"})
+    expected = dense_gradients(dict(as_v2, layers=identity))
+    assert_same_bits(impl.gradients(dict(as_v2, layers=left_out)), expected, case["dtype"])
+    assert_same_bits(layered_gradients(dict(as_v2, layers=left_out)), expected, case["dtype"])
+
+
+def _dense_backward_without_activation_derivative(da, cache):
+    x, W, z, a, activation, options = cache
+    return da @ W, {"W": da.T @ x, "b": da.sum(axis=0)}  # the bug: delta = da, no f'(z)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_replaced_dense_rule_takes_effect_on_a_v1_case(seed):
+    case = dict(layer_cases.random_v1_case(seed), l2=0.0)
+    case["layers"] = [dict(layer, activation="tanh") for layer in case["layers"]]
+    case["loss"] = {"name": "half_sse", "reduction": "sum"}
+    mutant = impl.replace_rule("dense", backward=_dense_backward_without_activation_derivative)
+    wrong, right = impl.gradients(case, layers=mutant), impl.gradients(case)
+    np.testing.assert_array_equal(wrong["outputs"], right["outputs"])  # forward unchanged
+    # the last layer's db is the sum over samples of delta = (y - t) * tanh'(z), with
+    # tanh'(z) = 1 - y^2: impl's has the factor, the mutant's lacks it
+    y, t = right["outputs"].astype(np.float64), case["targets"].astype(np.float64)
+    tolerance = TOLERANCES[(case["dtype"], "analytic")]
+    expected = {"right": ((y - t) * (1 - y * y)).sum(axis=0), "wrong": (y - t).sum(axis=0)}
+    for name, result in (("right", right), ("wrong", wrong)):
+        np.testing.assert_allclose(
+            result["grads"][-1]["b"], expected[name], rtol=tolerance.rtol, atol=tolerance.atol
+        )
 
 
 @pytest.mark.parametrize("network", sorted(layer_cases.NETWORKS))

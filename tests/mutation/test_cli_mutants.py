@@ -73,6 +73,12 @@ def test_the_table_lists_each_mutant_with_cases_and_counterexample_size(tmp_path
     assert int(batch) >= 2  # a missing 1/N needs two samples to show
     assert "killed 2 of 2 mutants" in completed.stdout
     assert "--impl conformance.mutation:missing_mean_factor" in completed.stdout
+    # everything but a command to copy or a path fits a terminal of 100 columns
+    assert all(
+        len(line) < 100
+        for line in lines
+        if "python -m conformance" not in line and str(tmp_path) not in line
+    )
 
 
 def test_a_surviving_mutant_fails_the_run():

@@ -1,9 +1,10 @@
 """The worked case files (conformance/worked/cases/*.json) through impl and every reference backend.
 
-Each file is one of the documents' examples in the case format (its "name" says
-which). impl's result is compared with torch, jax and numeric differentiation by
-the project's comparison (conformance.compare) at the tolerance table's row for
-the pair; a reference that is not installed here is skipped with its reason.
+Each file is one of the documents' examples in the case format, version 1 or 2 (its
+"name" says which document). impl's result is compared with torch, jax and numeric
+differentiation by the project's comparison (conformance.compare) at the tolerance
+table's row for the pair; a reference that is not installed here is skipped with its
+reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from conformance.case import load_case
 from conformance.compare import compare_results
 from conformance.result import normalise_result
 from conformance.tolerances import kind_for
+from conformance.tree import is_v2, layer_labels
 from conformance.worked.examples import WORKED_DIR
 
 CASE_FILES = sorted(path.name for path in WORKED_DIR.glob("*.json"))
@@ -50,5 +52,6 @@ def test_impl_agrees_with_reference_on_worked_case(file_name, backend_name):
         tested_name="impl",
         reference_name=backend_name,
         reference_error=evaluation.provenance.error,
+        labels=layer_labels(case) if is_v2(case) else None,  # gradients as a tree, by layer
     )
     assert comparison.agrees, comparison.summary()

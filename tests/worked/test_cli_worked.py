@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conformance import exit_codes
+from conformance.text import display_width
 from conformance.worked.ledger import LEDGER, STATUSES
 from tests.support import run_cli
 
@@ -22,6 +23,8 @@ def test_worked_prints_the_table_and_exits_0():
     assert "every row holds" in out
     assert "0.7987314002" in out and "0.1053605157" in out
     assert "missing" in out  # document 002's parameter figure
+    assert max(display_width(line) for line in out.splitlines()) < 100  # wide cells wrap
+    assert "documents: 000 = 000_3cf4cd1bdeb0b0bf.txt" in out  # the short names' legend
 
 
 def test_worked_json_is_a_list_of_rows():

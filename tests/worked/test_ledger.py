@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from conformance.worked import ledger
+from conformance.worked.examples import WINDOW_CASE
 from conformance.worked.ledger import (
     DOC_000,
     DOC_001,
@@ -124,6 +125,16 @@ WORKED_NUMBERS = [
     (DOC_000, "dJ/ds_c while the margin is violated", "1"),
     (DOC_000, "dJ/dW_ij = delta_i a_j: max |impl backprop - formula|", "0"),
     (DOC_000, "bias gradient = delta_i: max |impl backprop - formula|", "0"),
+    (DOC_000, "word-vector size, 5 words per window and x in R^20", "4"),
+    # 000: the window of word vectors as a version 2 case (dot loss = J - 1)
+    (DOC_000, "x, the window's 5 word vectors concatenated (case file)", "20"),
+    (DOC_000, "dot loss upstream on the scores of [true, corrupt] (case file)", "[-1, 1]"),
+    (DOC_000, "J by the formula - (dot loss + 1) (case file)", "0"),
+    (DOC_000, "dJ/dU: max |impl on the case file - delta rule|", "0"),
+    (DOC_000, "dJ/dW: max |impl on the case file - delta rule|", "0"),
+    (DOC_000, "dJ/db: max |impl on the case file - delta rule|", "0"),
+    (DOC_000, "dJ/dE, the word vectors: max |impl on the case file - delta rule|", "0"),
+    (DOC_000, "gradient of the score's bias (case file)", "0"),
     # 004: the rules
     (DOC_004, "logistic derivative at z = 0.5", "0.2350037122"),
     (DOC_004, "dE/dy for E = 1/2 (t - y)^2 at y = 0.8, t = 0.3", "0.5"),
@@ -167,8 +178,12 @@ def test_errata_are_stated_with_their_correct_values():
     log = _entry(DOC_001, "-log 0.9")
     assert (log.printed, log.correct, log.status) == ("0.046", "0.1053605157", "erratum")
     assert "base-10" in log.note
+    # 000: word vectors of size 2 and 5 words cannot make x in R^20; size 4 does.
+    size = _entry(DOC_000, "word-vector size, 5 words per window and x in R^20")
+    assert (size.printed, size.correct, size.status) == ("2", "4", "erratum")
+    assert "R^10" in size.note
     errata = {(e.document, e.correct) for e in LEDGER if e.status == "erratum"}
-    assert errata == {(DOC_003, "6"), (DOC_001, "0.1053605157")}
+    assert errata == {(DOC_003, "6"), (DOC_001, "0.1053605157"), (DOC_000, "4")}
 
 
 def test_rounded_prints_are_stated_with_their_exact_values():
@@ -233,6 +248,25 @@ def test_a_broken_impl_makes_the_case_file_rows_fail(monkeypatch):
     monkeypatch.setattr(ledger, "worked_result", doubled)
     failing = {row.quantity for row in ledger_rows() if not row.holds}
     assert "J (case file)" in failing and "E_total = 1/2 sum (t - out)^2" in failing
+    assert "J by the formula - (dot loss + 1) (case file)" in failing
+
+
+def test_a_wrong_word_vector_gradient_makes_only_its_window_row_fail(monkeypatch):
+    real = ledger.worked_result
+
+    def repeated_id_counted_once(file_name):
+        result = real(file_name)
+        if file_name != WINDOW_CASE:
+            return result
+        grad_E = result["grads"][0]["E"].copy()
+        true_ids = ledger.worked_case(file_name)["inputs"][0]
+        repeated = max(true_ids.tolist(), key=true_ids.tolist().count)
+        grad_E[repeated] /= 2  # as if one occurrence had overwritten the other's share
+        return dict(result, grads=[{"E": grad_E}, *result["grads"][1:]])
+
+    monkeypatch.setattr(ledger, "worked_result", repeated_id_counted_once)
+    failing = {row.quantity for row in ledger_rows() if not row.holds}
+    assert failing == {"dJ/dE, the word vectors: max |impl on the case file - delta rule|"}
 
 
 def test_a_broken_scalar_engine_makes_the_graph_rows_fail(monkeypatch):

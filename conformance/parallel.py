@@ -1,0 +1,447 @@
+"""``check --workers N``: one run's case stream checked on N processes, one verdict.
+
+A run is a stream of cases drawn by Hypothesis from its seed, checked in order until
+the first failure, which is then shrunk and replayed. On N processes it is the same
+run:
+
+- **Drawing.** This process draws the stream, exactly as a single-process run would
+  (:func:`conformance.harness.draw_stream`, the same seed and options), and hands each
+  case, with its position, to one of N checker processes (``python -m
+  conformance.parallel``), keeping each one at most ``IN_FLIGHT`` cases ahead. It
+  draws while they check, so drawing costs no time of its own.
+- **Checking.** A checker process holds the references and its own worker process
+  for the implementation (:class:`conformance.worker.Worker`, with its time limit),
+  and checks each case it is handed with :func:`conformance.harness.check_case`,
+  sending the outcome back.
+- **Merging.** Outcomes are put in stream order. When a case fails, drawing stops
+  at its position (the cases before it are still checked): the first failure in
+  stream order is the single-process run's first failure, and the cases after it,
+  which that run never checked, are dropped.
+- **Shrinking.** One checker process resumes the run with the outcomes known up to the
+  failure (:func:`conformance.harness.run_check` with ``known``): it draws the same
+  stream again without checking those cases, meets the failure at its position, and
+  shrinks and replays it as the single-process run does.
+
+So the verdict, the counts, the outcomes and the saved counterexample are those of
+the single-process run with the same seed and options, for an implementation that is
+a function of its case (docs/contract.md, section 'Rules an implementation follows',
+rule 2): with N processes, each implementation worker is handed a different share of
+the cases. Past one machine, ``check --shard I/N`` on N machines and ``merge-reports``
+split a run the same way.
+
+The messages between the processes are pickled behind a length, on pipes, as in
+:mod:`conformance.worker`; the checker processes are this project's own code (the
+implementation under test runs in their worker processes, never in them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import bind_own_packages
+
+bind_own_packages()  # a checker starts in the user's folder: their files must not shadow ours
+
+from conformance.errors import BadInput, MissingBackend  # noqa: E402
+from conformance.harness import CaseOutcome, CheckRun, draw_stream, run_check  # noqa: E402
+from conformance.worker import receive_bytes, send  # noqa: E402
+
+IN_FLIGHT = 2
+"""Cases handed to a checker process ahead of its results: one to check, one waiting,
+so that it never idles while this process draws."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (what ``--workers auto`` uses)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every checker process of a run needs to know: plain data, sent to each."""
+
+    spec: str  # the implementation, MODULE:CALLABLE or FILE.py:CALLABLE
+    timeout: float
+    against: str | None
+    require: tuple[str, ...]
+    skip: tuple[str, ...]
+    stream: Mapping[str, Any]  # the keyword arguments of strategies.case_stream
+    cases: int
+    seed: int
+    shrink: bool
+    shard: tuple[int, int]
+    min_compared: float
+    max_shrink_seconds: float
+
+
+# --- a checker process ---------------------------------------------------------------
+
+
+def _checker(from_parent: int, to_parent: int) -> int:
+    """Check the cases the parent hands over until it closes the pipe; resume the run
+    to shrink a failure when asked."""
+    from conformance.backends import parse_names, select_references
+    from conformance.harness import check_case
+    from conformance.strategies import case_stream
+    from conformance.worker import Worker
+
+    hello = pickle.loads(receive_bytes(from_parent))
+    sys.path[:] = hello["sys_path"]
+    plan: Plan = hello["plan"]
+    try:
+        tested = Worker(plan.spec, timeout=plan.timeout)
+        references, skipped = select_references(
+            plan.against,
+            [name for text in plan.require for name in parse_names(text)],
+            tested=tested.name,
+        )
+        if hello["warm_dtype"] is not None:
+            _warm_up(references, hello["warm_dtype"])
+        tested.wait_ready()
+    except (BadInput, MissingBackend) as error:
+        send(to_parent, {"ready": False, "error": str(error), "exit_code": error.exit_code})
+        return 0
+    send(
+        to_parent,
+        {
+            "ready": True,
+            "name": tested.name,
+            "isolation": tested.isolation,
+            "references": [reference.name for reference in references],
+            "skipped": skipped,
+        },
+    )
+    try:
+        while True:
+            message = pickle.loads(receive_bytes(from_parent))
+            if "case" in message:
+                outcome = check_case(message["case"], tested, references, skip=plan.skip)
+                # The parent holds the case; the tested result is needed by regress alone.
+                light = dataclasses.replace(outcome, case={}, tested_result=None)
+                send(to_parent, {"index": message["index"], "outcome": light})
+            else:  # resume the run up to its first failure, to shrink and replay it
+                run = run_check(
+                    tested,
+                    references,
+                    cases=plan.cases,
+                    seed=plan.seed,
+                    strategy=case_stream(**plan.stream),
+                    shrink=plan.shrink,
+                    max_shrink_seconds=plan.max_shrink_seconds,
+                    skipped_references=skipped,
+                    shard=plan.shard,
+                    min_compared=plan.min_compared,
+                    skip=plan.skip,
+                    known=message["known"],
+                )
+                send(to_parent, {"run": run})
+    except EOFError:
+        return 0  # the parent is done
+    finally:
+        tested.close()
+
+
+def _warm_up(references: Sequence[Any], dtype: str) -> None:
+    """Run each reference once on a one-unit case of ``dtype``, before the checker says it
+    is ready: the references' one-time costs (importing torch and jax, compiling JAX's
+    padded network for the dtype, which every case of the stream shares) are paid while
+    the other checker processes pay theirs, and JAX's compiled program goes to the
+    run's compilation cache, from which the other processes load it instead of
+    compiling it again. Anything a reference does here is ignored: the cases report it."""
+    from conformance.generators import fill_case
+
+    architecture = {
+        "layers": [{"in": 1, "out": 1, "activation": "identity"}],
+        "loss": {"name": "half_sse", "reduction": "sum"},
+    }
+    case = fill_case(architecture, seed=0, batch_size=1, dtype=dtype)
+    for reference in references:
+        try:
+            reference.evaluate(case)
+        except Exception:  # noqa: BLE001, S110 - a warm-up only
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A checker process: ``python -m conformance.parallel READ_FD WRITE_FD``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    from_parent, to_parent = (int(text) for text in (argv or sys.argv[1:])[:2])
+    return _checker(from_parent, to_parent)
+
+
+# --- the parent's side ---------------------------------------------------------------
+
+
+class CheckerError(RuntimeError):
+    """A checker process that ended without being asked to (not the implementation's
+    doing: that runs in the checker's own worker process)."""
+
+
+class _Checker:
+    """One checker process, seen from the parent."""
+
+    def __init__(self, plan: Plan, *, warm_dtype: str | None, compile_cache: str):
+        to_child_read, self.to_child = os.pipe()
+        self.from_child, from_child_write = os.pipe()
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        # The run's checkers share JAX's compiled programs (see _warm_up); a user's own
+        # cache settings are kept.
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache)
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        try:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "conformance.parallel",
+                    str(to_child_read),
+                    str(from_child_write),
+                ],
+                pass_fds=(to_child_read, from_child_write),
+                stdin=subprocess.DEVNULL,
+                stdout=_stderr_fd(),
+                env=env,
+            )
+        finally:
+            os.close(to_child_read)
+            os.close(from_child_write)
+        self.in_flight = 0
+        send(
+            self.to_child, {"plan": plan, "sys_path": list(sys.path), "warm_dtype": warm_dtype}
+        )
+
+    def receive(self) -> Any:
+        try:
+            return pickle.loads(receive_bytes(self.from_child))
+        except (EOFError, OSError) as error:
+            code = self.process.poll()
+            raise CheckerError(
+                f"a checker process of --workers ended unexpectedly (exit code {code}; "
+                f"{error}); run again with --workers 1 to see why"
+            ) from None
+
+    def close(self, *, kill: bool = False) -> None:
+        for fd in (self.to_child, self.from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if kill:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _stderr_fd() -> int:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return 2
+
+
+@dataclass
+class _Merge:
+    """The outcomes received so far, and the first failing position among them."""
+
+    budget: int
+    outcomes: dict[int, CaseOutcome] = field(default_factory=dict)
+    first_failure: int | None = None
+
+    def add(self, index: int, outcome: CaseOutcome) -> None:
+        self.outcomes[index] = outcome
+        if outcome.failed and (self.first_failure is None or index < self.first_failure):
+            self.first_failure = index
+
+    def kept(self) -> list[CaseOutcome]:
+        """The outcomes a single-process run would have: up to its first failure."""
+        last = self.first_failure if self.first_failure is not None else self.budget
+        return [self.outcomes[i] for i in sorted(self.outcomes) if i <= last]
+
+
+class _StopDrawing(BaseException):
+    """Raised in the drawing loop once a failure is known before the next position (a
+    BaseException, so that Hypothesis lets it through)."""
+
+
+@dataclass
+class Started:
+    """The checker processes of a run, ready, and what they said about the run."""
+
+    checkers: list[_Checker]
+    name: str
+    isolation: str
+    references: list[str]
+    skipped: dict[str, str]
+    compile_cache: str  # a temporary folder, removed when the run ends
+
+    def close(self, *, kill: bool = False) -> None:
+        for checker in self.checkers:
+            checker.close(kill=kill)
+        shutil.rmtree(self.compile_cache, ignore_errors=True)
+
+
+def start(plan: Plan, workers: int) -> Started:
+    """Start ``workers`` checker processes and wait until each holds the implementation
+    and the references; BadInput or MissingBackend as a single-process run would raise.
+    The first ones warm the references up, one dtype of the stream each."""
+    from contract import DTYPES
+
+    dtypes = list(plan.stream.get("dtypes") or DTYPES)
+    compile_cache = tempfile.mkdtemp(prefix="conformance-compiled-")
+    checkers = [
+        _Checker(
+            plan,
+            warm_dtype=dtypes[number] if number < len(dtypes) else None,
+            compile_cache=compile_cache,
+        )
+        for number in range(workers)
+    ]
+    started = Started(checkers, "", "", [], {}, compile_cache)
+    try:
+        hellos = [checker.receive() for checker in checkers]
+    except BaseException:
+        started.close(kill=True)
+        raise
+    failed = next((hello for hello in hellos if not hello.get("ready")), None)
+    if failed is not None:
+        started.close(kill=True)
+        error_type = MissingBackend if failed["exit_code"] == MissingBackend.exit_code else BadInput
+        raise error_type(failed["error"])
+    first = hellos[0]
+    limit = first["isolation"].removeprefix("runs in a worker process with ")
+    isolation = (
+        f"runs in {workers} worker processes, one for each of --workers {workers} checker "
+        f"processes, with {limit}"
+    )
+    started.name, started.isolation = first["name"], isolation
+    started.references, started.skipped = first["references"], first["skipped"]
+    return started
+
+
+def run_parallel(
+    plan: Plan,
+    started: Started,
+    *,
+    strategy: Any,
+    progress: Callable[[int, int], None] | None = None,
+) -> CheckRun:
+    """The run of ``plan`` on the started checker processes (see the module docstring);
+    they are closed at the end. A Ctrl-C returns the run so far, ``interrupted``."""
+    shard_index, shard_count = plan.shard
+    merge = _Merge(plan.cases)
+    checkers = started.checkers
+    by_fd = {checker.from_child: checker for checker in checkers}
+    began = time.perf_counter()
+    done = [0]
+    handed: dict[int, dict[str, Any]] = {}  # the cases being checked, by position
+
+    def collect(wait: bool) -> None:
+        busy = [checker.from_child for checker in checkers if checker.in_flight]
+        if not busy:
+            return
+        readable, _, _ = select.select(busy, [], [], None if wait else 0)
+        for fd in readable:
+            checker = by_fd[fd]
+            reply = checker.receive()
+            checker.in_flight -= 1
+            outcome = reply["outcome"]
+            outcome.case, outcome.index = handed.pop(reply["index"]), reply["index"]
+            merge.add(reply["index"], outcome)
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], plan.cases)
+
+    drawn = [0]
+
+    def hand_over(case: dict[str, Any]) -> None:
+        index = drawn[0]
+        drawn[0] += 1
+        if index % shard_count != shard_index - 1:
+            return  # another shard's case
+        collect(wait=False)
+        if merge.first_failure is not None and index > merge.first_failure:
+            raise _StopDrawing
+        while all(checker.in_flight >= IN_FLIGHT for checker in checkers):
+            collect(wait=True)
+        checker = min(checkers, key=lambda c: c.in_flight)
+        send(checker.to_child, {"index": index, "case": case})
+        handed[index] = case
+        checker.in_flight += 1
+
+    run: CheckRun
+    try:
+        try:
+            draw_stream(
+                hand_over, strategy=strategy, cases=plan.cases, seed=plan.seed, shrink=False
+            )
+        except _StopDrawing:
+            pass
+        while any(checker.in_flight for checker in checkers):
+            collect(wait=True)
+        run = _merged(plan, started, merge, checkers)
+    except KeyboardInterrupt:
+        started.close(kill=True)
+        run = _run_record(plan, started)
+        run.outcomes = merge.kept()
+        run.interrupted = True
+        run.seconds = time.perf_counter() - began
+        return run
+    except BaseException:
+        started.close(kill=True)
+        raise
+    started.close()
+    run.isolation = started.isolation
+    run.seconds = time.perf_counter() - began
+    return run
+
+
+def _run_record(plan: Plan, started: Started) -> CheckRun:
+    return CheckRun(
+        seed=plan.seed,
+        budget=plan.cases,
+        tested=started.name,
+        references=list(started.references),
+        skipped_references=dict(started.skipped),
+        shard=plan.shard,
+        isolation=started.isolation,
+        min_compared=plan.min_compared,
+        skipped_quantities=plan.skip,
+    )
+
+
+def _merged(plan: Plan, started: Started, merge: _Merge, checkers: Sequence[_Checker]) -> CheckRun:
+    """The run: the outcomes in stream order; with a failure, the run as a checker
+    process finished it (resumed at the failure, shrunk, replayed)."""
+    kept = merge.kept()
+    if merge.first_failure is None:
+        run = _run_record(plan, started)
+        run.outcomes = kept
+        return run
+    finisher = checkers[0]
+    send(finisher.to_child, {"known": {outcome.index: outcome for outcome in kept}})
+    reply = finisher.receive()
+    return reply["run"]  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
