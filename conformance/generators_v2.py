@@ -2,7 +2,8 @@
 
 :mod:`conformance.families` reads a blueprint (layers, loss, the shape of the inputs)
 from bytes that Hypothesis draws; :func:`fill_case_v2` fills it with numbers from
-``numpy.random.default_rng(seed)`` and returns a validated ``"backprop-case/2"`` case,
+``numpy.random.default_rng(seed)`` (parameters by ``generators.draw_layer_params``, the
+one rule of their scales) and returns a validated ``"backprop-case/2"`` case,
 or None when every draw lands somewhere a comparison would not be honest:
 
 - within ``KINK_CLEARANCE_V2`` of a relu or leaky_relu kink (dense, conv2d, rnn), of a hinge
@@ -31,6 +32,7 @@ from conformance.families import Blueprint, shape_after
 from conformance.generators import (
     LOSS_OUTPUTS,
     SATURATION_MARGIN,
+    draw_layer_params,
     draw_targets,
 )
 from contract import FORMAT_V2
@@ -50,51 +52,6 @@ SPREAD_FLOOR = 0.05
 entry: x - mean then keeps all but about 1.3 of the dtype's digits."""
 
 Rng = np.random.Generator
-
-
-def _params(rng: Rng, spec: Mapping[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
-    """A layer's parameters (and, for a residual, its inner layers'), scaled so that
-    pre-activations are of order 1: weights N(0, 1/fan_in), biases N(0, 0.5^2), gamma
-    N(1, 0.5^2), beta N(0, 0.5^2), word vectors N(0, 1)."""
-    kind = spec["type"]
-    if kind == "dense":
-        return {
-            "W": rng.normal(0, 1 / math.sqrt(spec["in"]), (spec["out"], spec["in"])),
-            "b": rng.normal(0, 0.5, spec["out"]),
-        }
-    if kind == "conv2d":
-        fan_in = spec["in_channels"] * spec["kernel"][0] * spec["kernel"][1]
-        return {
-            "W": rng.normal(
-                0,
-                1 / math.sqrt(fan_in),
-                (spec["out_channels"], spec["in_channels"], *spec["kernel"]),
-            ),
-            "b": rng.normal(0, 0.5, spec["out_channels"]),
-        }
-    if kind in ("batchnorm", "layernorm"):
-        return {
-            "gamma": rng.normal(1, 0.5, spec["features"]),
-            "beta": rng.normal(0, 0.5, spec["features"]),
-        }
-    if kind == "embedding":
-        return {"E": rng.normal(0, 1, (spec["vocab"], spec["dim"]))}
-    if kind in ("rnn", "lstm"):
-        gates = 4 if kind == "lstm" else 1
-        scale = 1 / math.sqrt(spec["in"] + spec["hidden"])
-        rows = gates * spec["hidden"]
-        return {
-            "Wx": rng.normal(0, scale, (rows, spec["in"])),
-            "Wh": rng.normal(0, scale, (rows, spec["hidden"])),
-            "b": rng.normal(0, 0.5, rows),
-        }
-    if kind == "residual":
-        inner = []
-        for layer in spec["layers"]:
-            inner.append(_params(rng, layer, shape))
-            shape = shape_after([layer], shape)
-        return {"layers": inner}
-    return {}
 
 
 def _with_masks(
@@ -154,10 +111,8 @@ def _draw(
     inputs_spec = blueprint["inputs"]
     shape = tuple(inputs_spec["shape"])
     layers = blueprint["layers"]
-    params, at = [], shape
-    for spec in layers:
-        params.append(_params(rng, spec, at))
-        at = shape_after([spec], at)
+    params = draw_layer_params(rng, layers)
+    at = shape_after(layers, shape)
     if inputs_spec["kind"] == "ids":
         inputs: np.ndarray = _token_ids(rng, inputs_spec, batch)
     else:
