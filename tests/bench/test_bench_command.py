@@ -94,7 +94,7 @@ def test_quick_bench_says_what_it_does_and_shows_its_progress(quick_run):
     started = [line for line in lines if line.startswith("[") and line.endswith(" ...")]
     ended = [line for line in lines if line.startswith("[") and "(bench so far" in line]
     sections = len(bench.SECTIONS)
-    assert sections == 7
+    assert sections == 8
     assert [line.split("]")[0] for line in started] == [
         f"[{n}/{sections}" for n in range(1, sections + 1)
     ]

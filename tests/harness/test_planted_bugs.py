@@ -80,7 +80,12 @@ def test_partial_support_reports_the_unsupported_cases():
     assert run.count("agree") < 30 and exit_code(run) == 1
     assert failure_of(run) == exit_codes.TOO_FEW_COMPARED
     accepting = check(
-        planted_bugs.only_sigmoid, against=["numeric"], cases=60, seed=0, min_compared=0
+        planted_bugs.only_sigmoid,
+        against=["numeric"],
+        cases=60,
+        seed=0,
+        min_compared=0,
+        layers=["dense"],
     )
     assert accepting.count("agree") == run.count("agree") and exit_code(accepting) == 0
 
