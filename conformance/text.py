@@ -39,20 +39,25 @@ TERMINAL_WIDTH = 99
 
 
 def wrapped(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
-    """``line`` cut at spaces into lines of at most ``width`` characters (a word longer
-    than that stays whole), the continuation lines indented two more than the first."""
-    import textwrap
+    """``line`` cut at spaces into lines of at most ``width`` columns (a wide character
+    takes two, see :func:`display_width`; a word longer than that stays whole), the
+    continuation lines indented two more than the first."""
+    import re
 
     indent = line[: len(line) - len(line.lstrip(" "))]
-    return textwrap.wrap(
-        line,
-        width=width,
-        initial_indent="",
-        subsequent_indent=indent + "  ",
-        break_long_words=False,
-        break_on_hyphens=False,
-        drop_whitespace=True,
-    ) or [line]
+    lines: list[str] = []
+    current, space = indent, ""
+    for chunk in re.findall(r" +|[^ ]+", line[len(indent) :]):
+        if chunk.startswith(" "):
+            space = chunk
+            continue
+        if current.strip() and display_width(current + space + chunk) > width:
+            lines.append(current)
+            current = indent + "  " + chunk
+        else:
+            current += space + chunk
+        space = ""
+    return [*lines, current]
 
 
 def display_width(text: str) -> int:
