@@ -46,6 +46,7 @@ seed = _for_argparse(validation.seed)
 workers = _for_argparse(validation.workers)
 shard = _for_argparse(validation.shard)
 quantities = _for_argparse(validation.skipped_quantities)
+reference_names = _for_argparse(validation.reference_names)
 
 
 def add_case_limit_option(parser: argparse.ArgumentParser) -> None:
@@ -69,16 +70,15 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--require",
-        action="append",
+        action="extend",
+        type=reference_names,
         default=[],
         metavar="BACKEND",
         help="fail with exit code 3 if BACKEND is not installed (repeatable or comma-separated)",
     )
 
 
-def add_backend_options(
-    parser: argparse.ArgumentParser, *, impl_help: str | None = None
-) -> None:
+def add_backend_options(parser: argparse.ArgumentParser, *, impl_help: str | None = None) -> None:
     """--impl, --timeout, --skip, --against, --require: shared by check, replay and
     regress. ``impl_help`` replaces --impl's default (IMPL_SPEC) by a rule of the command's
     own (the option's value is then None when it is not given)."""
