@@ -60,7 +60,7 @@ def run_cli(*args: str, path: Sequence[Path | str] = (), timeout: float = 600) -
     ):
         streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
-        sys.path[:0] = [str(folder_) for folder_ in path]
+        sys.path[:0] = [str(entry) for entry in path]
         timed = threading.current_thread() is threading.main_thread()
         if timed:
             previous_alarm = signal.signal(signal.SIGALRM, _time_is_up)
