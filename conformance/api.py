@@ -11,7 +11,7 @@ from conformance import bind_own_packages
 
 bind_own_packages()  # before references and impl are imported (see conformance/__init__.py)
 
-from conformance import exit_codes  # noqa: E402
+from conformance import exit_codes, validation  # noqa: E402
 from conformance.backends import BackendError, CallableBackend, select_references  # noqa: E402
 from conformance.calls import InProcess, Tested  # noqa: E402
 from conformance.coverage import advice_lines, too_few_lines, unsupported_lines  # noqa: E402
@@ -36,7 +36,6 @@ from conformance.report import (  # noqa: E402
     failure_of,
     summary_table,
 )
-from conformance.result import SKIPPABLE  # noqa: E402
 from conformance.verdict import replay_line, save_failure  # noqa: E402
 from conformance.worker import Worker  # noqa: E402
 from contract import DTYPES  # noqa: E402
@@ -146,8 +145,13 @@ def check(
     from conformance.strategies import case_stream
 
     stream: dict[str, Any] = {"dtypes": list(dtypes)}
-    if timeout < 0:
-        raise ValueError(f"timeout must be >= 0 seconds (0: no limit), not {timeout!r}")
+    # the command line's checks and messages (an InvalidValue is a ValueError)
+    cases = validation.option("cases", validation.whole_number, cases)
+    seed = validation.option("seed", validation.seed, seed)
+    timeout = validation.option("timeout", validation.non_negative_number, timeout)
+    min_compared = validation.option("min_compared", validation.share, min_compared)
+    skip = validation.option("skip", validation.skipped_quantities, skip)
+    workers = validation.option("workers", validation.workers, workers)
     filters = {
         "layers": layers,
         "activations": activations,
@@ -164,13 +168,6 @@ def check(
             stream[name] = value if isinstance(value, (int, float)) else list(value)
     if strategy is None:  # before any worker starts: a bad filter costs nothing
         case_stream(**stream)
-    if not 0 <= min_compared <= 1:
-        raise ValueError(f"min_compared must be a share from 0 to 1, not {min_compared!r}")
-    unknown = [name for name in skip if name not in SKIPPABLE]
-    if isinstance(skip, str) or unknown:
-        raise ValueError(
-            f"skip must be a list of some of {', '.join(SKIPPABLE)}, not {skip!r}"
-        )
     if workers > 1:
         return _check_on_workers(
             implementation,

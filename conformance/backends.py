@@ -158,16 +158,11 @@ def select_references(
     skipped with its reason, unless it is in ``require``, which raises
     :class:`MissingBackendError` (exit code 3).
     """
-    from conformance.case import suggest
+    from conformance.validation import reference_names
     from references.registry import REFERENCE_BACKENDS
 
-    names = parse_names(against) or list(REFERENCE_BACKENDS)
-    for name in names + require:
-        if name not in REFERENCE_BACKENDS:
-            raise BackendError(
-                f"unknown reference backend {name!r}{suggest(name, REFERENCE_BACKENDS)}; "
-                f"expected one of: {', '.join(REFERENCE_BACKENDS)}"
-            )
+    names = list(reference_names(against)) or list(REFERENCE_BACKENDS)
+    require = list(reference_names(require))
     for name in require:
         if name not in names:
             names.append(name)

@@ -50,10 +50,21 @@ def _missing_parents(folder: Path) -> list[Path]:
 
 
 def _try_create(path: Path) -> None:
-    """Create ``path`` exclusively and remove it again (OSError if that is impossible)."""
-    with open(path, "x", encoding="utf-8"):
-        pass
-    path.unlink()
+    """Create ``path`` exclusively and remove it again, making its folder and that
+    folder's missing parents first and removing those it made afterwards, so that a
+    check leaves nothing behind (OSError if the file cannot be created)."""
+    created = _missing_parents(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8"):
+            pass
+        path.unlink()
+    finally:
+        for made in reversed(created):
+            try:
+                made.rmdir()
+            except OSError:
+                break
 
 
 def check_output_folder(folder: str | os.PathLike[str], option: str) -> None:
@@ -74,7 +85,6 @@ def _check_folder(path: Path, where: str) -> None:
         raise OutputPathError(f"{where}: is a file, not a folder")
     created = _missing_parents(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
         _try_create(path / f".conformance-write-test-{uuid.uuid4().hex}")
     except OSError as error:
         blocking = next((p for p in created if p.parent.exists() and not p.parent.is_dir()), None)
@@ -83,12 +93,6 @@ def _check_folder(path: Path, where: str) -> None:
                 f"{where}: {str(blocking.parent)!r} is a file, so no folder can be made there"
             ) from None
         raise OutputPathError(f"{where}: cannot write there ({_reason(error)})") from None
-    finally:
-        for made in reversed(created):
-            try:
-                made.rmdir()
-            except OSError:
-                break
 
 
 def check_output_file(
@@ -126,18 +130,10 @@ def _check_file(
             raise OutputPathError(f"{where}: exists and is not writable")
         return
     check_output_folder(path.parent, option)
-    created = _missing_parents(path.parent)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         _try_create(path)
     except OSError as error:
         raise OutputPathError(f"{where}: cannot create this file ({_reason(error)})") from None
-    finally:
-        for made in reversed(created):
-            try:
-                made.rmdir()
-            except OSError:
-                break
 
 
 def _same_file(first: Path, second: Path) -> bool:

@@ -48,7 +48,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from conformance import bind_own_packages
@@ -57,7 +56,7 @@ bind_own_packages()  # a checker starts in the user's folder: their files must n
 
 from conformance.errors import BadInput, MissingBackend  # noqa: E402
 from conformance.harness import CaseOutcome, CheckRun, draw_stream, run_check  # noqa: E402
-from conformance.worker import receive_bytes, send  # noqa: E402
+from conformance.worker import receive_bytes, send, spawn_module  # noqa: E402
 
 IN_FLIGHT = 2
 """Cases handed to a checker process ahead of its results: one to check, one waiting,
@@ -95,7 +94,7 @@ class Plan:
 def _checker(from_parent: int, to_parent: int) -> int:
     """Check the cases the parent hands over until it closes the pipe; resume the run
     to shrink a failure when asked."""
-    from conformance.backends import parse_names, select_references
+    from conformance.backends import select_references
     from conformance.harness import check_case
     from conformance.strategies import case_stream
     from conformance.worker import Worker
@@ -107,7 +106,7 @@ def _checker(from_parent: int, to_parent: int) -> int:
         tested = Worker(plan.spec, timeout=plan.timeout)
         references, skipped = select_references(
             plan.against,
-            [name for text in plan.require for name in parse_names(text)],
+            list(plan.require),
             tested=tested.name,
         )
         if hello["warm_dtype"] is not None:
@@ -196,36 +195,18 @@ class _Checker:
     """One checker process, seen from the parent."""
 
     def __init__(self, plan: Plan, *, warm_dtype: str | None, compile_cache: str):
-        to_child_read, self.to_child = os.pipe()
-        self.from_child, from_child_write = os.pipe()
-        package_root = str(Path(__file__).resolve().parents[1])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         # The run's checkers share JAX's compiled programs (see _warm_up); a user's own
         # cache settings are kept.
-        env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache)
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-        try:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "conformance.parallel",
-                    str(to_child_read),
-                    str(from_child_write),
-                ],
-                pass_fds=(to_child_read, from_child_write),
-                stdin=subprocess.DEVNULL,
-                stdout=_stderr_fd(),
-                env=env,
-            )
-        finally:
-            os.close(to_child_read)
-            os.close(from_child_write)
-        self.in_flight = 0
-        send(
-            self.to_child, {"plan": plan, "sys_path": list(sys.path), "warm_dtype": warm_dtype}
+        cache = {
+            "JAX_COMPILATION_CACHE_DIR": compile_cache,
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        }
+        self.process, self.to_child, self.from_child = spawn_module(
+            "conformance.parallel",
+            {key: value for key, value in cache.items() if key not in os.environ},
         )
+        self.in_flight = 0
+        send(self.to_child, {"plan": plan, "sys_path": list(sys.path), "warm_dtype": warm_dtype})
 
     def receive(self) -> Any:
         try:
@@ -250,13 +231,6 @@ class _Checker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def _stderr_fd() -> int:
-    try:
-        return sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        return 2
 
 
 @dataclass

@@ -14,7 +14,6 @@ registered before ``--hypothesis-profile`` is read.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,6 @@ from conformance.defaults import (
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
     IMPL_SPEC,
-    SEED_LIMIT,
 )
 
 PROPERTY = "conformance"
@@ -68,8 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--conformance-cases",
-        type=int,
-        default=DEFAULT_CASES,
+        default=str(DEFAULT_CASES),
         metavar="N",
         help=f"random cases per conformance check (default {DEFAULT_CASES})",
     )
@@ -81,16 +78,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--conformance-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_SECONDS,
+        default=str(DEFAULT_TIMEOUT_SECONDS),
         metavar="SECONDS",
         help=f"time limit per case for an implementation that runs in a worker process "
         f"(default {DEFAULT_TIMEOUT_SECONDS:g}; 0 disables it)",
     )
     group.addoption(
         "--conformance-min-compared",
-        type=float,
-        default=DEFAULT_MIN_COMPARED,
+        default=str(DEFAULT_MIN_COMPARED),
         metavar="SHARE",
         help=f"the least share of the cases that must be compared for a pass (default "
         f"{DEFAULT_MIN_COMPARED:g})",
@@ -111,52 +106,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+@dataclass(frozen=True)
+class _Options:
+    """The plugin's options, checked by :mod:`conformance.validation` as the command line's."""
+
+    seed: int
+    cases: int
+    against: tuple[str, ...]
+    timeout: float
+    min_compared: float
+    skip: tuple[str, ...]
 
 
-def _seed(config: pytest.Config) -> int:
-    """The run's seed: the controller's on a pytest-xdist worker, so that every worker
-    draws the same stream; else from --conformance-seed."""
+def _options(config: pytest.Config) -> _Options:
+    """The options, parsed; a bad value is a usage error naming the option. The seed on a
+    pytest-xdist worker is the controller's, so that every worker draws the same stream
+    (a 'random' seed is drawn once)."""
+    from conformance import validation
+
+    def parsed(name: str, check: Any) -> Any:
+        try:
+            return validation.option(name, check, config.getoption(name))
+        except validation.InvalidValue as error:
+            raise pytest.UsageError(str(error)) from None
+
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "conformance_seed" in workerinput:
-        return int(workerinput["conformance_seed"])
-    text = config.getoption("--conformance-seed")
-    if text == "random":
-        return random.SystemRandom().randrange(SEED_LIMIT)
-    try:
-        return int(text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--conformance-seed: expected a whole number or 'random', found {text!r}"
-        ) from None
+        seed = int(workerinput["conformance_seed"])
+    else:
+        seed = parsed("--conformance-seed", validation.seed)
+    return _Options(
+        seed=seed,
+        cases=parsed("--conformance-cases", validation.whole_number),
+        against=parsed("--conformance-against", validation.reference_names),
+        timeout=parsed("--conformance-timeout", validation.non_negative_number),
+        min_compared=parsed("--conformance-min-compared", validation.share),
+        skip=parsed("--conformance-skip", validation.skipped_quantities),
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_SEED] = _seed(config)
-    if config.getoption("--conformance-timeout") < 0:
-        raise pytest.UsageError(
-            f"--conformance-timeout: expected a number of seconds >= 0, found "
-            f"{config.getoption('--conformance-timeout')}"
-        )
-    if config.getoption("--conformance-cases") < 1:
-        raise pytest.UsageError(
-            f"--conformance-cases: expected a number >= 1, found "
-            f"{config.getoption('--conformance-cases')}"
-        )
-    if not 0 <= config.getoption("--conformance-min-compared") <= 1:
-        raise pytest.UsageError(
-            f"--conformance-min-compared: expected a share from 0 to 1, found "
-            f"{config.getoption('--conformance-min-compared')}"
-        )
-    from conformance.result import SKIPPABLE
-
-    unknown = [n for n in _names(config.getoption("--conformance-skip")) if n not in SKIPPABLE]
-    if unknown:
-        raise pytest.UsageError(
-            f"--conformance-skip: cannot skip {', '.join(map(repr, unknown))}; expected some "
-            f"of: {', '.join(SKIPPABLE)}"
-        )
+    config.stash[_OPTIONS] = _options(config)
     config.pluginmanager.register(_Summary(), "conformance-summary")
 
 
@@ -164,17 +154,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: hand the controller's seed to each worker (a 'random' seed is drawn
     once)."""
-    node.workerinput["conformance_seed"] = node.config.stash[_SEED]
+    node.workerinput["conformance_seed"] = node.config.stash[_OPTIONS].seed
 
 
-_SEED = pytest.StashKey[int]()
+_OPTIONS = pytest.StashKey[_Options]()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    options = config.stash[_OPTIONS]
     return (
-        f"conformance: seed={config.stash[_SEED]} impl={config.getoption('--conformance-impl')} "
-        f"cases={config.getoption('--conformance-cases')} "
-        f"(repeat with --conformance-seed={config.stash[_SEED]})"
+        f"conformance: seed={options.seed} impl={config.getoption('--conformance-impl')} "
+        f"cases={options.cases} (repeat with --conformance-seed={options.seed})"
     )
 
 
@@ -258,14 +248,15 @@ class ConformanceFixture:
 def conformance(request: pytest.FixtureRequest) -> ConformanceFixture:
     """``def test_mine(conformance): conformance.check("mypkg.mlp:gradients")``."""
     config = request.config
+    options = config.stash[_OPTIONS]
     return ConformanceFixture(
         implementation=config.getoption("--conformance-impl"),
-        seed=config.stash[_SEED],
-        cases=config.getoption("--conformance-cases"),
-        against=_names(config.getoption("--conformance-against")),
-        timeout=config.getoption("--conformance-timeout"),
-        min_compared=config.getoption("--conformance-min-compared"),
-        skip=_names(config.getoption("--conformance-skip")),
+        seed=options.seed,
+        cases=options.cases,
+        against=list(options.against),
+        timeout=options.timeout,
+        min_compared=options.min_compared,
+        skip=list(options.skip),
         save_failures=str(config.rootpath / config.getoption("--conformance-save-failures")),
         node=request.node,
     )

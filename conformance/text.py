@@ -39,23 +39,24 @@ TERMINAL_WIDTH = 99
 
 
 def wrapped(line: str, width: int = TERMINAL_WIDTH) -> list[str]:
-    """``line`` cut at spaces into lines of at most ``width`` columns (wide characters
-    count two; a word longer than that stays whole), the continuation lines indented
-    two more than the first; the spaces inside a line are kept as they are."""
+    """``line`` cut at spaces into lines of at most ``width`` columns (a wide character
+    takes two, see :func:`display_width`; a word longer than that stays whole), the
+    continuation lines indented two more than the first."""
     import re
 
-    body = line.lstrip(" ")
-    indent = line[: len(line) - len(body)]
-    if display_width(line) <= width or not body:
-        return [line]
-    words = re.findall(r"( *)(\S+)", body)
-    lines, current = [], indent + words[0][1]
-    for spaces, word in words[1:]:
-        if display_width(current) + len(spaces) + display_width(word) <= width:
-            current += spaces + word
-        else:
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    lines: list[str] = []
+    current, space = indent, ""
+    for chunk in re.findall(r" +|[^ ]+", line[len(indent) :]):
+        if chunk.startswith(" "):
+            space = chunk
+            continue
+        if current.strip() and display_width(current + space + chunk) > width:
             lines.append(current)
-            current = indent + "  " + word
+            current = indent + "  " + chunk
+        else:
+            current += space + chunk
+        space = ""
     return [*lines, current]
 
 

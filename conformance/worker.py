@@ -310,29 +310,10 @@ class Worker:
     # life cycle
 
     def _start(self) -> None:
-        to_worker_read, to_worker = os.pipe()
-        from_worker, from_worker_write = os.pipe()
-        package_root = str(Path(__file__).resolve().parents[1])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        env["PYTHONUNBUFFERED"] = "1"  # its prints reach stderr at once, even if it is killed
-        try:
-            self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "conformance.worker",
-                    str(to_worker_read),
-                    str(from_worker_write),
-                ],
-                pass_fds=(to_worker_read, from_worker_write),
-                stdin=subprocess.DEVNULL,
-                stdout=_stderr_fd(),
-                env=env,
-            )
-        finally:
-            os.close(to_worker_read)
-            os.close(from_worker_write)
+        # its prints reach stderr at once, even if it is killed
+        self._process, to_worker, from_worker = spawn_module(
+            "conformance.worker", {"PYTHONUNBUFFERED": "1"}
+        )
         os.set_blocking(to_worker, False)
         self._to_worker, self._from_worker = to_worker, from_worker
         self._ready = False
@@ -501,8 +482,35 @@ class Worker:
         )
 
 
+def spawn_module(
+    module: str, environment: Mapping[str, str]
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """``python -m MODULE TO_READ FROM_WRITE``: a child process that reads messages from
+    one pipe and answers on another (see :func:`send`, :func:`receive_bytes`), with this
+    checkout's packages first on its path, ``environment`` added to this process's, and
+    its stdout on the harness's stderr (stdout is for the harness's report). Returns the
+    process, the end to send on and the end to receive from."""
+    to_child_read, to_child = os.pipe()
+    from_child, from_child_write = os.pipe()
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, **environment}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, str(to_child_read), str(from_child_write)],
+            pass_fds=(to_child_read, from_child_write),
+            stdin=subprocess.DEVNULL,
+            stdout=_stderr_fd(),
+            env=env,
+        )
+    finally:
+        os.close(to_child_read)
+        os.close(from_child_write)
+    return process, to_child, from_child
+
+
 def _stderr_fd() -> int:
-    """The harness's stderr as a file descriptor (the worker's stdout goes there)."""
+    """The harness's stderr as a file descriptor (a child's stdout goes there)."""
     try:
         return sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # replaced by an object without one

@@ -6,10 +6,12 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from conformance import exit_codes
-from conformance.backends import parse_names, select_references
+from conformance.backends import select_references
 from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     STREAM_FILTERS,
@@ -42,6 +44,7 @@ from conformance.text import printable
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
 from contract import DTYPES
+from references.base import Backend
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -294,14 +297,22 @@ def run(args: argparse.Namespace) -> int:
     return conclude(check_run, outputs)
 
 
-def _run_here(args: argparse.Namespace, strategy: Any) -> CheckRun:
-    with Worker(args.impl, timeout=args.timeout) as tested:  # it starts while torch imports
-        references, skipped = select_references(
-            args.against,
-            [n for text in args.require for n in parse_names(text)],
-            tested=tested.name,
-        )
+@contextmanager
+def started(
+    impl: str, *, timeout: float, against: str | None, require: Sequence[str]
+) -> Iterator[tuple[Worker, list[Backend], dict[str, str]]]:
+    """The implementation in its worker process, ready; the references chosen, and those
+    skipped with their reasons (check, replay, regress). The worker starts first, so that
+    it imports the implementation while this process imports the references."""
+    with Worker(impl, timeout=timeout) as tested:
+        references, skipped = select_references(against, list(require), tested=tested.name)
         tested.wait_ready()
+        yield tested, references, skipped
+
+
+def _run_here(args: argparse.Namespace, strategy: Any) -> CheckRun:
+    options = {"timeout": args.timeout, "against": args.against, "require": args.require}
+    with started(args.impl, **options) as (tested, references, skipped):
         _header(
             args,
             name=tested.name,

@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import sysconfig
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
-from conformance import bind_own_packages, exit_codes
+from conformance import OWN_PACKAGES, bind_own_packages, exit_codes
 from conformance.errors import BadInput, MissingBackend
 from conformance.text import printable
 
@@ -65,10 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (see :mod:`conformance.exit_codes`)."""
+    """Run the command line; returns the exit code (see :mod:`conformance.exit_codes`).
+
+    Callable in-process any number of times (the tests do): each call leaves the
+    process as it found it (see :func:`process_state_restored`)."""
+    with process_state_restored():
+        return _run_command(argv)
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     bind_own_packages()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error argparse has printed
+        return stop.code if isinstance(stop.code, int) else exit_codes.OK
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded with a saved failure
     for stream in (sys.stdout, sys.stderr):
         # A character the terminal cannot encode is escaped, never a crash mid-report.
@@ -84,6 +101,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # outside a run (a run stops itself and reports): no traceback
         print("interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
+
+
+_RESTORED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_LIBRARY_FOLDERS = tuple(
+    str(Path(folder).resolve()) + os.sep
+    for folder in {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
+)
+_PROJECT_PACKAGES = ("conformance", *OWN_PACKAGES)
+
+
+def _is_users(name: str, module: object) -> bool:
+    """Whether a module imported during a call is the user's (dropped afterwards), not the
+    tool's own or an installed library's (kept: torch and jax cannot be imported twice)."""
+    if name.split(".")[0] in _PROJECT_PACKAGES:
+        return False
+    file = getattr(module, "__file__", None)
+    if not file:
+        return name.startswith("_conformance_user_")
+    return not str(Path(file).resolve()).startswith(_LIBRARY_FOLDERS)
+
+
+@contextmanager
+def process_state_restored() -> Iterator[None]:
+    """Put back what a command changes in its process: sys.path (a user's folder), the
+    user's modules (a second call with another file of the same name must import that
+    one), SIGINT and SIGTERM handlers, the Hypothesis profile, the current folder, the
+    environment, and the error mode of the standard streams."""
+    from hypothesis import settings
+
+    path = list(sys.path)
+    modules = set(sys.modules)
+    handlers = {number: signal.getsignal(number) for number in _RESTORED_SIGNALS}
+    profile = settings.get_current_profile_name()
+    folder = os.getcwd()
+    environment = dict(os.environ)
+    streams = [(stream, stream.errors) for stream in (sys.stdout, sys.stderr)]
+    try:
+        yield
+    finally:
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if _is_users(name, sys.modules[name]):
+                del sys.modules[name]
+        for number, handler in handlers.items():
+            # None: installed from C, which Python cannot set; and only the main thread can
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(number, handler)
+        settings.load_profile(profile)
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environment)
+        for stream, errors in streams:
+            if isinstance(stream, io.TextIOWrapper) and stream.errors != errors:
+                stream.reconfigure(errors=errors)
 
 
 def run() -> None:

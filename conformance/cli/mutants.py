@@ -12,7 +12,7 @@ import json
 import sys
 
 from conformance import exit_codes
-from conformance.backends import parse_names, select_references
+from conformance.backends import select_references
 from conformance.cli.options import DEFAULT_SEED, add_reference_options, positive_int
 from conformance.cli.options import seed as seed_option
 from conformance.harness import AGREE, CheckRun
@@ -140,9 +140,7 @@ def run(args: argparse.Namespace) -> int:
         for mutant in mutants:  # one line each, for scripts: the names come first
             print(f"{mutant.name:<{width}}  {mutant.description}")
         return exit_codes.OK
-    references, skipped = select_references(
-        args.against, [n for text in args.require for n in parse_names(text)]
-    )
+    references, skipped = select_references(args.against, list(args.require))
     check_output_folder(args.save_failures, "--save-failures")
     # With --json, stdout carries only the JSON; the running commentary goes to stderr.
     log = sys.stderr if args.json else sys.stdout

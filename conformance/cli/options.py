@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
-import random
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from conformance import validation
 from conformance.defaults import (
     DEFAULT_SEED,
     DEFAULT_TIMEOUT_SECONDS,
@@ -15,82 +15,38 @@ from conformance.defaults import (
     SEED_LIMIT,
 )
 from conformance.jsonfiles import size_text
+from conformance.validation import InvalidValue
+
+T = TypeVar("T")
 
 __all__ = ["DEFAULT_SEED", "SEED_LIMIT"]
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, found {value}")
-    return value
+def _for_argparse(check: Callable[[str], T]) -> Callable[[str], T]:
+    """``check`` (of :mod:`conformance.validation`) as an argparse type: its message is
+    printed after the option's name, as for every other usage error."""
+
+    def parse(text: str) -> T:
+        try:
+            return check(text)
+        except InvalidValue as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = check.__name__  # argparse names the type in some messages
+    return parse
 
 
-def finite_float(text: str) -> float:
-    """A finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, found {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    value = finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, found {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, found {text!r}")
-    return value
-
-
-BYTE_UNITS = {"": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30}
-
-
-def share(text: str) -> float:
-    """A share between 0 and 1 (0.5), or a percentage (50%)."""
-    stripped = text.strip()
-    scale = 100.0 if stripped.endswith("%") else 1.0
-    try:
-        value = float(stripped.rstrip("%")) / scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a share such as 0.5 or 50%, found {text!r}"
-        ) from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"expected a share from 0 to 1 (0% to 100%), found {text!r}"
-        )
-    return value
-
-
-def byte_count(text: str) -> int:
-    """A size in bytes: a whole number, optionally with K/KiB, M/MiB or G/GiB (powers of 1024)."""
-    stripped = text.strip().lower()
-    number = stripped.rstrip("kmgib")
-    unit = stripped[len(number) :]
-    try:
-        value = int(number) * BYTE_UNITS[unit]
-    except (ValueError, KeyError):
-        raise argparse.ArgumentTypeError(
-            f"expected a size such as 1000000, 512MiB or 2GiB, found {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a size of at least 1 byte, found {text!r}")
-    return value
+positive_int = _for_argparse(validation.whole_number)
+finite_float = _for_argparse(validation.finite_number)
+positive_float = _for_argparse(validation.positive_number)
+non_negative_float = _for_argparse(validation.non_negative_number)
+share = _for_argparse(validation.share)
+byte_count = _for_argparse(validation.byte_count)
+seed = _for_argparse(validation.seed)
+workers = _for_argparse(validation.workers)
+shard = _for_argparse(validation.shard)
+quantities = _for_argparse(validation.skipped_quantities)
+reference_names = _for_argparse(validation.reference_names)
 
 
 def add_case_limit_option(parser: argparse.ArgumentParser) -> None:
@@ -105,49 +61,6 @@ def add_case_limit_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def seed(text: str) -> int:
-    """A seed in [0, 2**32), or 'random' for a fresh one (the command prints it)."""
-    if text == "random":
-        return random.SystemRandom().randrange(SEED_LIMIT)
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number or 'random', found {text!r}"
-        ) from None
-    if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 2**32), found {value}")
-    return value
-
-
-def workers(text: str) -> int:
-    """A number of processes >= 1, or 'auto' for one per core this process may use."""
-    if text == "auto":
-        from conformance.parallel import available_cores
-
-        return available_cores()
-    try:
-        return positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number >= 1 or 'auto', found {text!r}"
-        ) from None
-
-
-def shard(text: str) -> tuple[int, int]:
-    """I/N with 1 <= I <= N."""
-    index, sep, count = text.partition("/")
-    try:
-        parsed = (int(index), int(count))
-    except ValueError:
-        parsed = (0, 0)
-    if not sep or not 1 <= parsed[0] <= parsed[1]:
-        raise argparse.ArgumentTypeError(
-            f"expected I/N with 1 <= I <= N, for example 2/4; found {text!r}"
-        )
-    return parsed
-
-
 def add_reference_options(parser: argparse.ArgumentParser) -> None:
     """--against and --require."""
     parser.add_argument(
@@ -157,32 +70,15 @@ def add_reference_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--require",
-        action="append",
+        action="extend",
+        type=reference_names,
         default=[],
         metavar="BACKEND",
         help="fail with exit code 3 if BACKEND is not installed (repeatable or comma-separated)",
     )
 
 
-def quantities(text: str) -> tuple[str, ...]:
-    """Comma-separated quantities of a result that may go unchecked (result.SKIPPABLE)."""
-    from conformance.case import suggest
-    from conformance.result import SKIPPABLE
-
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    for name in names:
-        if name not in SKIPPABLE:
-            hint = " (the gradients are what is checked)" if name == "grads" else ""
-            raise argparse.ArgumentTypeError(
-                f"cannot skip {name!r}{suggest(name, SKIPPABLE)}{hint}; expected some of: "
-                + ", ".join(SKIPPABLE)
-            )
-    return tuple(name for name in SKIPPABLE if name in names)
-
-
-def add_backend_options(
-    parser: argparse.ArgumentParser, *, impl_help: str | None = None
-) -> None:
+def add_backend_options(parser: argparse.ArgumentParser, *, impl_help: str | None = None) -> None:
     """--impl, --timeout, --skip, --against, --require: shared by check, replay and
     regress. ``impl_help`` replaces --impl's default (IMPL_SPEC) by a rule of the command's
     own (the option's value is then None when it is not given)."""

@@ -8,10 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from conformance import exit_codes
-from conformance.backends import parse_names, select_references
 from conformance.calls import Tested
 from conformance.case import Case, load_case
-from conformance.cli.check import outputs_of
+from conformance.cli.check import outputs_of, started
 from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
@@ -129,13 +128,8 @@ def run(args: argparse.Namespace) -> int:
         for folder in (CASES_DIR, GOLDEN_DIR):
             check_output_folder(suite / folder, "--add" if args.add else "--update-golden")
     claim_report_paths(outputs)
-    with Worker(args.impl, timeout=args.timeout) as tested:
-        references, skipped = select_references(
-            args.against,
-            [n for text in args.require for n in parse_names(text)],
-            tested=tested.name,
-        )
-        tested.wait_ready()
+    options = {"timeout": args.timeout, "against": args.against, "require": args.require}
+    with started(args.impl, **options) as (tested, references, skipped):
         return _run(args, outputs, tested, references, skipped)
 
 

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from conformance.backends import parse_names, select_references
 from conformance.case import load_saved_case
-from conformance.cli.check import outputs_of
+from conformance.cli.check import outputs_of, started
 from conformance.cli.display import not_checked_line
 from conformance.cli.options import (
     add_backend_options,
@@ -23,7 +22,6 @@ from conformance.harness import CheckRun, check_case
 from conformance.report import describe_architecture
 from conformance.text import printable
 from conformance.verdict import check_output_paths, claim_report_paths, conclude
-from conformance.worker import Worker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -115,13 +113,8 @@ def run(args: argparse.Namespace) -> int:
     outputs = replace(outputs_of(args), inputs=tuple(args.case))
     check_output_paths(outputs)
     claim_report_paths(outputs)
-    with Worker(args.impl, timeout=args.timeout) as tested:
-        references, skipped = select_references(
-            args.against,
-            [n for text in args.require for n in parse_names(text)],
-            tested=tested.name,
-        )
-        tested.wait_ready()
+    options = {"timeout": args.timeout, "against": args.against, "require": args.require}
+    with started(args.impl, **options) as (tested, references, skipped):
         print(f"backprop-conformance replay: {' '.join(map(printable, args.case))}")
         print(printable(implementation_line))
         print(f"against: {', '.join(r.name for r in references)}")

@@ -16,6 +16,7 @@ import pytest
 from conformance.bench import measure as bench
 from conformance.bench.report import table
 from conformance.cli.bench import _pinned_environment
+from tests.support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,7 @@ def quick_run(tmp_path_factory):
     environment = {
         key: value for key, value in os.environ.items() if key not in bench.PIN_VARIABLES
     }
+    # bench's smoke test in a process of its own, its thread variables unset
     completed = subprocess.run(
         [sys.executable, "-m", "conformance", "bench", "--quick", "--json", "--out", str(out)],
         capture_output=True,
@@ -178,11 +180,5 @@ def test_scale_width_gives_about_the_asked_parameters():
 
 
 def test_bad_thread_count_is_exit_2():
-    completed = subprocess.run(
-        [sys.executable, "-m", "conformance", "bench", "--threads", "0"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    completed = run_cli("bench", "--threads", "0")
     assert completed.returncode == 2 and "--threads" in completed.stderr

@@ -1,13 +1,12 @@
 """Bad case files: each gets a clear message naming the file and field, and exit code 2."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from conformance.case import CaseError, load_case
 from conformance.worked.examples import WORKED_DIR as WORKED  # noqa: E402
+from tests.support import run_cli
 
 GOOD = json.loads((WORKED / "doc002_2-2-2_sigmoid.json").read_text())
 
@@ -156,12 +155,6 @@ def test_validation_does_not_mutate_its_input():
     assert case["l2"] == 0.0 and json.dumps(raw) == snapshot
 
 
-def _run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args], capture_output=True, text=True, timeout=120
-    )
-
-
 @pytest.mark.parametrize(
     "label", ["unknown activation", "NaN in an input", "step layer needs a gradient"]
 )
@@ -169,7 +162,7 @@ def test_cli_exits_2_with_one_paragraph_and_no_traceback(tmp_path, label):
     raw, fragments = BAD_CASES[label]
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(raw))
-    completed = _run_cli("grad", "--case", str(path))
+    completed = run_cli("grad", "--case", str(path))
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
     assert completed.stderr.startswith("error: case file")
@@ -180,7 +173,7 @@ def test_cli_exits_2_with_one_paragraph_and_no_traceback(tmp_path, label):
 def test_cli_malformed_json_exits_2(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text("{not json")
-    completed = _run_cli("grad", "--case", str(path))
+    completed = run_cli("grad", "--case", str(path))
     assert completed.returncode == 2 and "malformed JSON" in completed.stderr
     assert "Traceback" not in completed.stderr
 

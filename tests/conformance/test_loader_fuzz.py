@@ -4,8 +4,6 @@ time (conformance.strategies.malformed_case_files), and non-regular files are tr
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import tempfile
@@ -14,11 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conformance.cli.main import main
 from conformance.generators import fixed_case
 from conformance.strategies import malformed_case_files
 from conformance.worked.examples import WORKED_DIR as WORKED
-from tests.support import run_cli
+from tests.support import run_cli, run_cli_process
 
 VALID = [
     json.loads((WORKED / "doc002_2-2-2_sigmoid.json").read_text()),
@@ -57,13 +54,6 @@ def _named(stderr: str, path: str) -> bool:
     return repr(path) in stderr
 
 
-def _run_in_process(args: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(args)  # anything but BadInput would escape here and fail the test
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.mark.parametrize("command", ["replay", "grad", "regress --add", "train-check --case"])
 @settings(
     max_examples=30,
@@ -79,7 +69,8 @@ def test_every_malformed_case_is_exit_2_naming_the_file(command, malformed):
         path = os.path.join(folder, "malformed case.json")
         Path(path).write_bytes(content)
         args = _commands(path, os.path.join(folder, "suite"))[command]
-        code, _out, err = _run_in_process(args)
+        completed = run_cli(*args)  # anything but BadInput would escape and fail the test
+        code, err = completed.returncode, completed.stderr
         assert code == 2, (kind, content[:300], err)
         assert "Traceback" not in err
         assert err.startswith("error: ") and err.count("\n") == 1, (kind, err)
@@ -111,7 +102,7 @@ def test_real_processes_exit_2_without_a_traceback(tmp_path, label):
     path = tmp_path / "case.json"
     path.write_text(SUBPROCESS_EXAMPLES[label])
     for name, args in _commands(str(path), str(tmp_path / "suite")).items():
-        completed = run_cli(*args, timeout=120)
+        completed = run_cli_process(*args, timeout=120)
         assert completed.returncode == 2, (name, completed.stdout, completed.stderr)
         assert "Traceback" not in completed.stderr, name
         assert _named(completed.stderr, str(path)), (name, completed.stderr)

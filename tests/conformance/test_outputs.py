@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -218,25 +217,17 @@ def test_a_report_that_cannot_be_written_at_the_end_never_passes(tmp_path, monke
     assert "could not be written" in capsys.readouterr().err
 
 
-def test_train_check_prints_the_case_when_its_folder_fails_at_the_end(tmp_path):
+def test_train_check_prints_the_case_when_its_folder_fails_at_the_end(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    script = (
-        "import errno, sys\n"
-        "import conformance.cli.train_check as tc\n"
-        "def full(*a, **k):\n"
-        "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
-        "tc.save_case_unique = full\n"
-        "from conformance.cli.main import main\n"
-        f"sys.exit(main(['train-check', '--optimizer', 'adam', '--steps', '3', '--seed', '6',"
-        f" '--impl', 'planted_optimizers:adam_without_bias_correction',"
-        f" '--save-failures', {str(tmp_path)!r}]))\n"
-    )
-    import subprocess
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TRAIN_HERE), str(ROOT)]))
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
-        timeout=300,
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("conformance.cli.train_check.save_case_unique", full)
+    completed = run_cli(
+        "train-check", "--optimizer", "adam", "--steps", "3", "--seed", "6",
+        "--impl", "planted_optimizers:adam_without_bias_correction",
+        "--save-failures", str(tmp_path), path=[TRAIN_HERE], timeout=300,
     )  # fmt: skip
     assert completed.returncode == 1, completed.stderr
     err = completed.stderr

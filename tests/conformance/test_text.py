@@ -42,3 +42,10 @@ def test_a_long_line_wraps_at_spaces_with_its_indent_kept():
         "      relu, softmax; e.g. --activations",
         "      identity,tanh",
     ]
+
+
+def test_a_line_of_wide_characters_wraps_by_the_columns_it_takes():
+    line = "  (词向量维度为2) and 5 words, which make x in R^10"  # 6 wide characters
+    lines = wrapped(line, width=30)  # counted by len(), "which" would fit on the first
+    assert lines == ["  (词向量维度为2) and 5 words,", "    which make x in R^10"]
+    assert [display_width(text) for text in lines] == [30, 24]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -148,9 +149,11 @@ def test_plugin_rejects_zero_cases(tmp_path):
         text=True,
         timeout=120,
         cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's plugin, not an install
     )
     assert completed.returncode != 0
-    assert "--conformance-cases: expected a number >= 1" in completed.stderr + completed.stdout
+    message = "--conformance-cases: expected a whole number >= 1, found 0"
+    assert message in completed.stderr + completed.stdout
 
 
 def test_agreeing_case_still_agrees():

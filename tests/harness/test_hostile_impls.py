@@ -22,7 +22,7 @@ from conformance.case import load_case
 from conformance.golden import read_golden
 from conformance.worked.examples import WORKED_DIR
 from tests.harness import hostile_impls
-from tests.support import ROOT, run_cli
+from tests.support import ROOT, run_cli, run_cli_process
 
 HOSTILE = "tests.harness.hostile_impls"
 CASE = str(WORKED_DIR / "doc002_2-2-2_sigmoid.json")
@@ -30,7 +30,7 @@ QUICK = ("--against", "numeric")
 
 
 def _check(name, tmp_path, *options):
-    return run_cli(
+    return run_cli_process(
         "check",
         "--impl",
         f"{HOSTILE}:{name}",
@@ -84,16 +84,16 @@ def test_an_exit_or_interrupt_raised_by_the_implementation_is_an_error(
     )
     assert "Traceback" not in completed.stderr
     assert _last_line(completed.stdout).startswith(CRASH_LINE)
-    replay = run_cli(*_replay_command(completed.stdout))
+    replay = run_cli_process(*_replay_command(completed.stdout))
     assert replay.returncode == 1 and raised in replay.stdout, replay.stdout + replay.stderr
     assert _last_line(replay.stdout).startswith(CRASH_LINE)
 
 
 def test_replay_and_regress_of_an_implementation_that_exits_fail(tmp_path):
     impl = f"{HOSTILE}:calls_sys_exit"
-    replay = run_cli("replay", CASE, "--impl", impl, *QUICK)
+    replay = run_cli_process("replay", CASE, "--impl", impl, *QUICK)
     assert replay.returncode == 1 and "SystemExit: 0" in replay.stdout, replay.stdout
-    regress = run_cli("regress", "--impl", impl, *QUICK)
+    regress = run_cli_process("regress", "--impl", impl, *QUICK)
     assert regress.returncode == 1 and "SystemExit: 0" in regress.stdout, regress.stdout
 
 
@@ -111,7 +111,7 @@ def test_a_worker_that_dies_is_an_error_and_the_next_case_gets_a_fresh_one(name,
     assert f"its worker process ended during the call ({ending}" in completed.stdout
     # the failure was replayed alone before it was saved: a fresh worker after the death
     assert "saved: " in completed.stdout
-    replay = run_cli(*_replay_command(completed.stdout))
+    replay = run_cli_process(*_replay_command(completed.stdout))
     assert replay.returncode == 1 and ending in replay.stdout, replay.stdout + replay.stderr
 
 
@@ -125,7 +125,7 @@ def test_a_hanging_implementation_is_stopped_by_the_time_limit(tmp_path):
     assert time.monotonic() - started < 60
     replay = _replay_command(completed.stdout)
     assert replay[-2:] == ["--timeout", "2"]
-    replayed = run_cli(*replay)
+    replayed = run_cli_process(*replay)
     assert replayed.returncode == 1 and "timed out" in replayed.stdout
 
 
@@ -145,7 +145,7 @@ def test_an_implementation_that_writes_into_its_case_is_an_error_naming_the_arra
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert "it changed its case: params[0].W changed" in completed.stdout
     assert _last_line(completed.stdout).startswith(CONTRACT_LINE)
-    replay = run_cli("replay", CASE, "--impl", f"{HOSTILE}:writes_into_its_case", *QUICK)
+    replay = run_cli_process("replay", CASE, "--impl", f"{HOSTILE}:writes_into_its_case", *QUICK)
     assert replay.returncode == 1 and "params[0].W changed" in replay.stdout
 
 
@@ -160,7 +160,7 @@ def test_an_implementation_that_is_not_a_function_of_its_case_is_named_and_repla
     assert _last_line(completed.stdout).startswith(CONTRACT_LINE)
     replay = _replay_command(completed.stdout)
     assert len([word for word in replay if word.endswith(".json")]) >= 2  # what came before
-    replayed = run_cli(*replay)
+    replayed = run_cli_process(*replay)
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert "is wrong" in replayed.stdout
 
@@ -173,7 +173,7 @@ def test_update_golden_writes_exactly_the_result_it_verified(tmp_path):
     (suite / "cases" / "sigmoid.json").write_text(
         (WORKED_DIR / "doc002_2-2-2_sigmoid.json").read_text()
     )
-    completed = run_cli(
+    completed = run_cli_process(
         "regress",
         "--suite",
         str(suite),

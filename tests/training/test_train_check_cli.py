@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cli.main import main
-from tests.support import run_cli
+from tests.support import run_cli, run_cli_process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -16,16 +16,22 @@ PLANTED = "planted_optimizers:adam_without_bias_correction"
 
 
 def _run(*args, pythonpath=(), timeout=300):
+    return run_cli("train-check", *args, path=pythonpath, timeout=timeout)
+
+
+def _run_process(*args, pythonpath=(), timeout=300):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [*map(str, pythonpath), str(ROOT), env.get("PYTHONPATH", "")]
     )
-    return run_cli("train-check", *args, env=env, timeout=timeout)
+    return run_cli_process("train-check", *args, env=env, timeout=timeout)
 
 
 def test_agreeing_run_exits_0_and_prints_the_seed_first():
     pytest.importorskip("torch")
-    completed = _run("--optimizer", "adam", "--steps", "5", "--seed", "4", "--weight-decay", "0.1")
+    completed = _run_process(  # train-check's smoke test in a process of its own
+        "--optimizer", "adam", "--steps", "5", "--seed", "4", "--weight-decay", "0.1"
+    )
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
     assert lines[0].startswith("train-check  seed 4  impl.optim vs torch 2.")
@@ -112,11 +118,7 @@ def test_bad_options_exit_2_with_a_message(args, message):
     ],
 )
 def test_more_bad_options_exit_2(args, message, capsys):
-    try:
-        code = main(["train-check", *args])
-    except SystemExit as stop:  # argparse's own usage errors
-        code = stop.code
-    assert code == 2
+    assert main(["train-check", *args]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -143,7 +145,8 @@ def test_missing_reference_exits_3_with_the_install_command(tmp_path):
     blocked = tmp_path / "torch"
     blocked.mkdir()
     (blocked / "__init__.py").write_text('raise ImportError("torch is blocked in this test")\n')
-    completed = _run("--optimizer", "sgd", "--steps", "2", pythonpath=[tmp_path])
+    # a process of its own: this one has imported the real torch already
+    completed = _run_process("--optimizer", "sgd", "--steps", "2", pythonpath=[tmp_path])
     assert completed.returncode == 3
     assert "torch is blocked in this test" in completed.stderr
     assert "pip install 'backprop-conformance[torch]'" in completed.stderr

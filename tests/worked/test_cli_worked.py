@@ -7,7 +7,7 @@ import json
 from conformance import exit_codes
 from conformance.text import display_width
 from conformance.worked.ledger import LEDGER, STATUSES
-from tests.support import run_cli
+from tests.support import run_cli, run_cli_process
 
 
 def _run(*args):
@@ -15,7 +15,7 @@ def _run(*args):
 
 
 def test_worked_prints_the_table_and_exits_0():
-    completed = _run()
+    completed = run_cli_process("worked", timeout=300)  # worked's smoke test in its own process
     assert completed.returncode == exit_codes.OK, completed.stderr
     out = completed.stdout
     assert "003_f824c9119bf8e39e.txt" in out and "002_ce987982ffe959dc.txt" in out
