@@ -19,7 +19,7 @@ REPORT_FIELDS = {
 }  # fmt: skip
 CASE_FIELDS = {
     "index", "architecture", "status", "verdict", "failure_kind", "seconds", "comparisons",
-    "not_comparable", "kink_entries",
+    "not_comparable", "kink_entries", "unchecked_entries",
 }  # fmt: skip
 COMPARISON_FIELDS = {
     "tested", "reference", "kind", "agrees", "mismatch_count", "excluded", "mismatches", "worst",
