@@ -14,7 +14,12 @@ bind_own_packages()  # before references and impl are imported (see conformance/
 from conformance import exit_codes, validation  # noqa: E402
 from conformance.backends import BackendError, CallableBackend, select_references  # noqa: E402
 from conformance.calls import InProcess, Tested  # noqa: E402
-from conformance.coverage import advice_lines, too_few_lines, unsupported_lines  # noqa: E402
+from conformance.coverage import (  # noqa: E402
+    advice_lines,
+    drawn_values,
+    too_few_lines,
+    unsupported_lines,
+)
 from conformance.defaults import (  # noqa: E402
     DEFAULT_CASES,
     DEFAULT_MIN_COMPARED,
@@ -313,12 +318,14 @@ def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
             min_compared=run.min_compared,
             reasons=reasons,
             keywords=True,
+            drawn=drawn_values(o.case for o in run.outcomes),
         )
     else:
         detail = ["no case could be compared (every case was unsupported or not comparable)"]
         if reasons:
             detail += ["  narrow the cases to what the implementation supports:"]
-            detail += ["    " + line for line in advice_lines(reasons, keywords=True)]
+            drawn = drawn_values(o.case for o in run.outcomes)
+            detail += ["    " + line for line in advice_lines(reasons, keywords=True, drawn=drawn)]
     reasons_text = unsupported_lines(reasons, run.checked)
     return "\n".join(
         [

@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from conformance.text import printable
 from contract import DTYPES, LAYER_TYPES, REDUCTIONS, TRAINABLE_ACTIVATIONS, V1_LOSSES
@@ -103,9 +104,44 @@ class Advice:
     also: tuple[str, ...] = ()
 
 
-def advice(reasons: Iterable[str], *, keywords: bool = False) -> list[Advice]:
+def _layers(layers: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for layer in layers:
+        yield layer
+        if isinstance(layer.get("layers"), list):  # a residual block's
+            yield from _layers(layer["layers"])
+
+
+def drawn_values(cases: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """What a run's cases drew, by narrowing option: the activations, losses,
+    reductions, dtypes and layer types that occur in them."""
+    seen: dict[str, set[str]] = {
+        "--activations": set(),
+        "--losses": set(),
+        "--reductions": set(),
+        "--dtype": set(),
+        "--layers": set(),
+    }
+    for case in cases:
+        seen["--losses"].add(str(case["loss"]["name"]))
+        seen["--reductions"].add(str(case["loss"].get("reduction")))
+        seen["--dtype"].add(str(case["dtype"]))
+        for layer in _layers(case["layers"]):
+            seen["--layers"].add(str(layer.get("type", "dense")))
+            if "activation" in layer:
+                seen["--activations"].add(str(layer["activation"]))
+    return seen
+
+
+def advice(
+    reasons: Iterable[str],
+    *,
+    keywords: bool = False,
+    drawn: Mapping[str, set[str]] | None = None,
+) -> list[Advice]:
     """The narrowing options whose words the ``reasons`` mention, in table order, each
-    with a value that keeps only what no reason named (for the options with values).
+    with a value that keeps only what no reason named (for the options with values):
+    of the values the run drew (``drawn``, from :func:`drawn_values`) where known, so
+    that a run already narrowed is never told to choose values it left out.
     ``keywords`` spells them for check()/assert_conforms() instead of the command line."""
     text = "\n".join(reasons)
     found = []
@@ -115,22 +151,37 @@ def advice(reasons: Iterable[str], *, keywords: bool = False) -> list[Advice]:
             continue
         option = narrowing.keyword if keywords else narrowing.option
         heading = option.rstrip("=")
-        kept = [choice for choice in narrowing.choices if choice not in named]
+        choices = narrowing.choices
+        if drawn is not None and narrowing.option in drawn:
+            choices = tuple(choice for choice in choices if choice in drawn[narrowing.option])
+        kept = [choice for choice in choices if choice not in named]
         suggestion = ""
         if narrowing.choices and kept:
             suggestion = f"{option}{kept!r}" if keywords else f"{option} {','.join(kept)}"
+        elif narrowing.choices:
+            suggestion = (
+                "every value the run drew is named: the implementation may decline them in "
+                "some places only (see the reasons)"
+            )
         also = tuple(keyword.rstrip("=") if keywords else flag for flag, keyword in narrowing.also)
         found.append(Advice(heading, tuple(named), suggestion, also))
     return found
 
 
-def advice_lines(reasons: Sequence[str], *, keywords: bool = False) -> list[str]:
+def advice_lines(
+    reasons: Sequence[str],
+    *,
+    keywords: bool = False,
+    drawn: Mapping[str, set[str]] | None = None,
+) -> list[str]:
     """Advice in words, one line per option the reasons call for, then every option."""
     lines = []
-    for item in advice(reasons, keywords=keywords):
+    for item in advice(reasons, keywords=keywords, drawn=drawn):
         line = f"{item.option}: the reasons name {', '.join(item.named)}"
-        if item.suggestion:
+        if item.suggestion.startswith(item.option):
             line += f"; e.g. {item.suggestion}"
+        elif item.suggestion:
+            line += f"; {item.suggestion}"
         if item.also:
             line += f" (or {' / '.join(item.also)})"
         lines.append(line)
@@ -144,18 +195,14 @@ def unsupported_lines(reasons: Sequence[str], checked: int) -> list[str]:
     if not reasons:
         return []
     counted = reason_counts(reasons)
-    lines = [
-        f"unsupported: {len(reasons)} of {checked} cases (NotImplementedError), by reason:"
-    ]
+    lines = [f"unsupported: {len(reasons)} of {checked} cases (NotImplementedError), by reason:"]
     width = len(str(counted[0][1]))
     lines += [
         f"  {count:>{width}}  {printable(reason)}" for reason, count in counted[:MAX_REASONS_SHOWN]
     ]
     if len(counted) > MAX_REASONS_SHOWN:
         others = sum(count for _, count in counted[MAX_REASONS_SHOWN:])
-        lines.append(
-            f"  {others:>{width}}  ... {len(counted) - MAX_REASONS_SHOWN} other reasons"
-        )
+        lines.append(f"  {others:>{width}}  ... {len(counted) - MAX_REASONS_SHOWN} other reasons")
     return lines
 
 
@@ -166,6 +213,7 @@ def too_few_lines(
     min_compared: float,
     reasons: Sequence[str],
     keywords: bool = False,
+    drawn: Mapping[str, set[str]] | None = None,
 ) -> list[str]:
     """Why a run that compared too few of its cases fails, and how to narrow its cases
     to what the implementation supports (or to accept fewer)."""
@@ -177,5 +225,5 @@ def too_few_lines(
     ]
     if reasons:
         lines.append(f"  narrow the cases to what the implementation supports (or lower {lower}):")
-        lines += ["    " + line for line in advice_lines(reasons, keywords=keywords)]
+        lines += ["    " + line for line in advice_lines(reasons, keywords=keywords, drawn=drawn)]
     return lines

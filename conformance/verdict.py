@@ -25,8 +25,9 @@ from typing import TextIO
 
 from conformance import exit_codes
 from conformance.case import case_to_json, save_case_unique
-from conformance.coverage import advice_lines, too_few_lines, unsupported_lines
+from conformance.coverage import advice_lines, drawn_values, too_few_lines, unsupported_lines
 from conformance.errors import BadInput
+from conformance.exit_codes import BROKE_CONTRACT, CRASHED
 from conformance.harness import AGREE, UNSUPPORTED, CheckRun
 from conformance.outputs import (
     check_output_file,
@@ -49,6 +50,7 @@ from conformance.report import (
     write_report,
 )
 from conformance.text import printable, wrapped
+from conformance.tree import is_v2
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,14 @@ def conclude(
             )
         for line in run.failure.describe().splitlines()[1:]:
             say("  " + line)
+        if is_v2(run.failure.case) and run.failure.failure_kind in (CRASHED, BROKE_CONTRACT):
+            say(
+                *wrapped(
+                    "  this is a version 2 case (docs/contract-v2.md): an implementation of "
+                    "dense networks only raises NotImplementedError for it (docs/contract.md, "
+                    "section 'Unsupported cases'), or the run keeps to them with --layers dense"
+                )
+            )
         if outputs.save_dir is not None:
             try:
                 paths = save_failure(run, outputs.save_dir, outputs.origin)
@@ -238,6 +248,7 @@ def conclude(
             checked=run.checked,
             min_compared=run.min_compared,
             reasons=reasons,
+            drawn=drawn_values(o.case for o in run.outcomes),
         ):
             say(*wrapped(line))
     elif failure == exit_codes.NOTHING_COMPARED:
@@ -245,7 +256,7 @@ def conclude(
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
         if reasons and drawn:
             say("  narrow the cases to what the implementation supports:")
-            for line in advice_lines(reasons):
+            for line in advice_lines(reasons, drawn=drawn_values(o.case for o in run.outcomes)):
                 say(*wrapped("    " + line))
     say(f"exit code {code}: {verdict_text(code, failure)}")
     return code

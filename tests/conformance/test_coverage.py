@@ -8,6 +8,7 @@ from conformance.coverage import (
     NARROWINGS,
     advice,
     advice_lines,
+    drawn_values,
     named_words,
     narrowing_options,
     reason_counts,
@@ -128,3 +129,37 @@ def test_many_distinct_reasons_are_summed_past_the_shown_ones():
     reasons = [f"reason {n}" for n in range(12)]
     lines = unsupported_lines(reasons, 12)
     assert len(lines) == 1 + 8 + 1 and lines[-1] == "  4  ... 4 other reasons"
+
+
+def test_advice_keeps_to_what_the_run_drew():
+    # a run narrowed to relu and identity, whose implementation declines identity hidden
+    cases = [
+        {
+            "format": "backprop-case/1",
+            "dtype": "float64",
+            "loss": {"name": "mse", "reduction": "mean"},
+            "layers": [{"activation": "identity"}, {"activation": "relu"}],
+        },
+        {
+            "format": "backprop-case/2",
+            "dtype": "float32",
+            "loss": {"name": "dot", "reduction": "sum"},
+            "layers": [{"type": "residual", "layers": [{"type": "conv2d", "activation": "tanh"}]}],
+        },
+    ]
+    drawn = drawn_values(cases)
+    assert drawn["--activations"] == {"identity", "relu", "tanh"}
+    assert drawn["--layers"] == {"dense", "residual", "conv2d"}
+    assert drawn["--losses"] == {"mse", "dot"} and drawn["--dtype"] == {"float64", "float32"}
+    (given,) = advice(["activation 'identity' is not supported"], drawn=drawn)
+    assert given.suggestion == "--activations tanh,relu"  # never sigmoid: the run left it out
+    (declined,) = advice(
+        ["activation 'identity' is not supported", "activation 'relu' is not supported"],
+        drawn={"--activations": {"identity", "relu"}},
+    )
+    assert declined.suggestion.startswith("every value the run drew is named")
+    line = advice_lines(["activation 'relu' is not supported"], drawn={"--activations": {"relu"}})
+    assert line[0].startswith("--activations: the reasons name relu; every value the run drew")
+    # without what the run drew, every value of the contract no reason named
+    (unknown,) = advice(["activation 'identity' is not supported"])
+    assert "sigmoid" in unknown.suggestion and "identity" not in unknown.suggestion
