@@ -75,3 +75,21 @@ def test_an_implementation_whose_result_is_huge_breaks_the_contract(tmp_path):
     assert completed.stdout.strip().splitlines()[-1].startswith(
         "exit code 1: the implementation broke the contract"
     )
+
+
+def test_a_crash_on_a_version_2_case_says_how_a_dense_implementation_declines_it(tmp_path):
+    module = tmp_path / "dense_only.py"
+    module.write_text(
+        "import impl\n\n\n"
+        "def gradients(case):\n"
+        "    [layer['activation'] for layer in case['layers']]  # written for version 1\n"
+        "    return impl.gradients(case)\n"
+    )
+    completed = run_cli(
+        "check", "--impl", f"{module}:gradients", "--against", "numeric", "--save-failures",
+        str(tmp_path / "failures"),
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "KeyError: 'activation'" in completed.stdout
+    assert "this is a version 2 case (docs/contract-v2.md)" in completed.stdout
+    assert "--layers dense" in completed.stdout
