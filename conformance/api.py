@@ -16,7 +16,7 @@ from conformance.backends import BackendError, CallableBackend, select_reference
 from conformance.calls import InProcess, Tested  # noqa: E402
 from conformance.coverage import (  # noqa: E402
     advice_lines,
-    drawn_values,
+    run_values,
     too_few_lines,
     unsupported_lines,
 )
@@ -305,6 +305,7 @@ def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
     compared and how to narrow the cases (as keyword arguments)."""
     failure = failure_of(run)
     reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+    drawn, compared = run_values(run)  # what its cases drew, and its compared cases
     if run.failure is not None:
         detail = [
             run.failure.verdict,
@@ -318,14 +319,17 @@ def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
             min_compared=run.min_compared,
             reasons=reasons,
             keywords=True,
-            drawn=drawn_values(o.case for o in run.outcomes),
+            drawn=drawn,
+            compared_values=compared,
         )
     else:
         detail = ["no case could be compared (every case was unsupported or not comparable)"]
         if reasons:
             detail += ["  narrow the cases to what the implementation supports:"]
-            drawn = drawn_values(o.case for o in run.outcomes)
-            detail += ["    " + line for line in advice_lines(reasons, keywords=True, drawn=drawn)]
+            detail += [
+                "    " + line
+                for line in advice_lines(reasons, keywords=True, drawn=drawn, compared=compared)
+            ]
     reasons_text = unsupported_lines(reasons, run.checked)
     return "\n".join(
         [

@@ -111,6 +111,15 @@ def _layers(layers: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
             yield from _layers(layer["layers"])
 
 
+def run_values(run: Any) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """What a CheckRun's cases drew, and what its compared cases drew: the advice's
+    ``drawn`` and ``compared``."""
+    return (
+        drawn_values(o.case for o in run.outcomes),
+        drawn_values(o.case for o in run.outcomes if o.status == "agree"),
+    )
+
+
 def drawn_values(cases: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
     """What a run's cases drew, by narrowing option: the activations, losses,
     reductions, dtypes and layer types that occur in them."""
@@ -137,11 +146,15 @@ def advice(
     *,
     keywords: bool = False,
     drawn: Mapping[str, set[str]] | None = None,
+    compared: Mapping[str, set[str]] | None = None,
 ) -> list[Advice]:
     """The narrowing options whose words the ``reasons`` mention, in table order, each
     with a value that keeps only what no reason named (for the options with values):
     of the values the run drew (``drawn``, from :func:`drawn_values`) where known, so
-    that a run already narrowed is never told to choose values it left out.
+    that a run already narrowed is never told to choose values it left out, and of the
+    values in the cases it compared (``compared``) where there are any: a reason names
+    only the first thing an implementation declines, the compared cases show what it
+    takes.
     ``keywords`` spells them for check()/assert_conforms() instead of the command line."""
     text = "\n".join(reasons)
     found = []
@@ -152,8 +165,9 @@ def advice(
         option = narrowing.keyword if keywords else narrowing.option
         heading = option.rstrip("=")
         choices = narrowing.choices
-        if drawn is not None and narrowing.option in drawn:
-            choices = tuple(choice for choice in choices if choice in drawn[narrowing.option])
+        for values in (drawn, compared):
+            if values and values.get(narrowing.option):
+                choices = tuple(c for c in choices if c in values[narrowing.option])
         kept = [choice for choice in choices if choice not in named]
         suggestion = ""
         if narrowing.choices and kept:
@@ -173,10 +187,11 @@ def advice_lines(
     *,
     keywords: bool = False,
     drawn: Mapping[str, set[str]] | None = None,
+    compared: Mapping[str, set[str]] | None = None,
 ) -> list[str]:
     """Advice in words, one line per option the reasons call for, then every option."""
     lines = []
-    for item in advice(reasons, keywords=keywords, drawn=drawn):
+    for item in advice(reasons, keywords=keywords, drawn=drawn, compared=compared):
         line = f"{item.option}: the reasons name {', '.join(item.named)}"
         if item.suggestion.startswith(item.option):
             line += f"; e.g. {item.suggestion}"
@@ -214,6 +229,7 @@ def too_few_lines(
     reasons: Sequence[str],
     keywords: bool = False,
     drawn: Mapping[str, set[str]] | None = None,
+    compared_values: Mapping[str, set[str]] | None = None,
 ) -> list[str]:
     """Why a run that compared too few of its cases fails, and how to narrow its cases
     to what the implementation supports (or to accept fewer)."""
@@ -225,5 +241,10 @@ def too_few_lines(
     ]
     if reasons:
         lines.append(f"  narrow the cases to what the implementation supports (or lower {lower}):")
-        lines += ["    " + line for line in advice_lines(reasons, keywords=keywords, drawn=drawn)]
+        lines += [
+            "    " + line
+            for line in advice_lines(
+                reasons, keywords=keywords, drawn=drawn, compared=compared_values
+            )
+        ]
     return lines

@@ -25,7 +25,7 @@ from typing import TextIO
 
 from conformance import exit_codes
 from conformance.case import case_to_json, save_case_unique
-from conformance.coverage import advice_lines, drawn_values, too_few_lines, unsupported_lines
+from conformance.coverage import advice_lines, run_values, too_few_lines, unsupported_lines
 from conformance.errors import BadInput
 from conformance.exit_codes import BROKE_CONTRACT, CRASHED
 from conformance.harness import AGREE, UNSUPPORTED, CheckRun
@@ -239,6 +239,7 @@ def conclude(
         say(line)
     failure = failure_of(run)
     drawn = run.seed >= 0  # a check draws its cases (replay and regress are given theirs)
+    seen, took = run_values(run)  # what its cases drew, and its compared cases
     if run.interrupted:
         say("interrupted: the run did not finish; the counts above are the cases checked so far")
     elif failure == exit_codes.TOO_FEW_COMPARED:
@@ -248,7 +249,8 @@ def conclude(
             checked=run.checked,
             min_compared=run.min_compared,
             reasons=reasons,
-            drawn=drawn_values(o.case for o in run.outcomes),
+            drawn=seen,
+            compared_values=took,
         ):
             say(*wrapped(line))
     elif failure == exit_codes.NOTHING_COMPARED:
@@ -256,7 +258,7 @@ def conclude(
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
         if reasons and drawn:
             say("  narrow the cases to what the implementation supports:")
-            for line in advice_lines(reasons, drawn=drawn_values(o.case for o in run.outcomes)):
+            for line in advice_lines(reasons, drawn=seen, compared=took):
                 say(*wrapped("    " + line))
     say(f"exit code {code}: {verdict_text(code, failure)}")
     return code

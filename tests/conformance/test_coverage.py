@@ -163,3 +163,24 @@ def test_advice_keeps_to_what_the_run_drew():
     # without what the run drew, every value of the contract no reason named
     (unknown,) = advice(["activation 'identity' is not supported"])
     assert "sigmoid" in unknown.suggestion and "identity" not in unknown.suggestion
+
+
+def test_advice_suggests_the_values_of_the_compared_cases():
+    # the reasons name conv2d only (the first thing declined); the compared cases show that
+    # the implementation took dense layers alone
+    drawn = {"--layers": {"dense", "conv2d", "maxpool2d", "batchnorm"}}
+    compared = {"--layers": {"dense"}}
+    (given,) = advice(["layer type 'conv2d' is not supported"], drawn=drawn, compared=compared)
+    assert given.suggestion == "--layers dense"
+    (without,) = advice(["layer type 'conv2d' is not supported"], drawn=drawn)
+    assert without.suggestion == "--layers dense,maxpool2d,batchnorm"
+    lines = too_few_lines(
+        compared=1,
+        checked=10,
+        min_compared=0.5,
+        reasons=["layer type 'conv2d' is not supported"],
+        drawn=drawn,
+        compared_values=compared,
+    )
+    assert any(line.strip().startswith("--layers: the reasons name conv2d; e.g. --layers dense")
+               for line in lines)  # fmt: skip
