@@ -35,12 +35,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis.errors import InvalidArgument
-
-from conformance.case import suggest
 from conformance.case_v2 import output_shape
 from conformance.choices import Choices
 from conformance.defaults import DEFAULT_MAX_DEPTH, DEFAULT_MAX_WIDTH
+from conformance.generators import check_names
 from contract import ACTIVATIONS, LAYER_TYPES, LOSSES, REDUCTIONS, TRAINABLE_ACTIVATIONS
 from contract import V1_LOSSES as V1_LOSS_NAMES
 from contract.vocabulary import REQUIRED
@@ -765,13 +763,4 @@ FAMILIES: dict[str, Family] = {
 
 def check_layer_names(names: Sequence[str]) -> tuple[str, ...]:
     """``names`` as a tuple of known layer types, or InvalidArgument with 'did you mean'."""
-    names = tuple(names)
-    if not names:
-        raise InvalidArgument(f"layers= must name at least one of: {', '.join(LAYER_ORDER)}")
-    for name in names:
-        if name not in LAYER_TYPES:
-            raise InvalidArgument(
-                f"layers= contains unknown layer type {name!r}{suggest(name, LAYER_ORDER)}; "
-                f"expected names from: {', '.join(LAYER_ORDER)}"
-            )
-    return names
+    return check_names("layers", names, LAYER_ORDER, what="layer type")

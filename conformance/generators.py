@@ -555,8 +555,11 @@ SMOOTH_LOSSES: tuple[str, ...] = tuple(name for name in LOSSES if not LOSS_FACTS
 """Losses with a derivative everywhere (hinge has a kink at its margin)."""
 
 
-def check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
-    """``names`` as a tuple, or InvalidArgument naming ``argument`` and the allowed names."""
+def check_names(
+    argument: str, names: Sequence[str], allowed: Sequence[str], *, what: str = "name"
+) -> tuple[str, ...]:
+    """``names`` as a tuple, or InvalidArgument naming ``argument`` and the allowed names
+    (an unknown one called an unknown ``what``)."""
     from conformance.case import suggest
 
     names = tuple(names)
@@ -565,7 +568,7 @@ def check_names(argument: str, names: Sequence[str], allowed: Sequence[str]) -> 
     for name in names:
         if name not in allowed:
             raise InvalidArgument(
-                f"{argument}= contains unknown name {name!r}{suggest(name, allowed)}; "
+                f"{argument}= contains unknown {what} {name!r}{suggest(name, allowed)}; "
                 f"expected names from: {', '.join(allowed)}"
             )
     return names
