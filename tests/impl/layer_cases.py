@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import impl
+from conformance.regression_cases import pool
 
 Layer = tuple[dict[str, Any], dict[str, Any]]
 """A layer's spec and its params."""
@@ -54,13 +55,6 @@ def conv2d(
     scale = 1 / np.sqrt(in_channels * kernel[0] * kernel[1])
     W = _normal(rng, out_channels, in_channels, *kernel, scale=scale)
     return spec, {"W": W, "b": _normal(rng, out_channels)}
-
-
-def pool(kind: str, kernel: Sequence[int], stride: Sequence[int] | None = None) -> Layer:
-    spec: dict[str, Any] = {"type": kind, "kernel": list(kernel)}
-    if stride is not None:
-        spec["stride"] = list(stride)
-    return spec, {}
 
 
 def normalization(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from conformance.generators import KINK_CLEARANCE
+from conformance.regression_cases import flatten, pool
 from conformance.tolerances import TOLERANCES as TABLE
 from contract import TRAINABLE_ACTIVATIONS
 from references.numeric_v2 import kink_distances
@@ -74,17 +75,6 @@ def conv2d(
     fan_in = channels * kernel[0] * kernel[1]
     W = rng.normal(0, 1 / np.sqrt(fan_in), (filters, channels, *kernel))
     return spec, {"W": W, "b": rng.normal(0, 0.5, filters)}
-
-
-def pool(kind: str, kernel: tuple[int, int], stride: tuple[int, int] | None = None) -> Layer:
-    spec: dict[str, Any] = {"type": kind, "kernel": list(kernel)}
-    if stride is not None:
-        spec["stride"] = list(stride)
-    return spec, {}
-
-
-def flatten() -> Layer:
-    return {"type": "flatten"}, {}
 
 
 def norm(rng: Rng, kind: str, features: int, eps: float | None = None) -> Layer:
