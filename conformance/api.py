@@ -15,10 +15,10 @@ from conformance import exit_codes, validation  # noqa: E402
 from conformance.backends import BackendError, CallableBackend, select_references  # noqa: E402
 from conformance.calls import InProcess, Tested  # noqa: E402
 from conformance.coverage import (  # noqa: E402
-    advice_lines,
-    run_values,
-    too_few_lines,
+    run_advice_lines,
+    run_too_few_lines,
     unsupported_lines,
+    unsupported_reasons,
 )
 from conformance.defaults import (  # noqa: E402
     DEFAULT_CASES,
@@ -29,9 +29,7 @@ from conformance.defaults import (  # noqa: E402
 )
 from conformance.errors import BadInput  # noqa: E402
 from conformance.harness import (  # noqa: E402
-    AGREE,
     DEFAULT_MAX_SHRINK_SECONDS,
-    UNSUPPORTED,
     CheckRun,
     run_check,
 )
@@ -304,8 +302,7 @@ def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
     ``saved`` lines: where it was saved, how to replay it), or how few cases were
     compared and how to narrow the cases (as keyword arguments)."""
     failure = failure_of(run)
-    reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
-    drawn, compared = run_values(run)  # what its cases drew, and its compared cases
+    reasons = unsupported_reasons(run)
     if run.failure is not None:
         detail = [
             run.failure.verdict,
@@ -313,23 +310,12 @@ def failure_message(run: CheckRun, saved: Sequence[str] = ()) -> str:
             *run.failure.describe().splitlines()[1:],
         ]
     elif failure == exit_codes.TOO_FEW_COMPARED:
-        detail = too_few_lines(
-            compared=run.count(AGREE),
-            checked=run.checked,
-            min_compared=run.min_compared,
-            reasons=reasons,
-            keywords=True,
-            drawn=drawn,
-            compared_values=compared,
-        )
+        detail = run_too_few_lines(run, keywords=True)
     else:
         detail = ["no case could be compared (every case was unsupported or not comparable)"]
         if reasons:
             detail += ["  narrow the cases to what the implementation supports:"]
-            detail += [
-                "    " + line
-                for line in advice_lines(reasons, keywords=True, drawn=drawn, compared=compared)
-            ]
+            detail += ["    " + line for line in run_advice_lines(run, keywords=True)]
     reasons_text = unsupported_lines(reasons, run.checked)
     return "\n".join(
         [

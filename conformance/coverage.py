@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.harness import AGREE, UNSUPPORTED, CheckRun
 from conformance.text import printable
 from contract import DTYPES, LAYER_TYPES, REDUCTIONS, TRAINABLE_ACTIVATIONS, V1_LOSSES
 
@@ -111,13 +112,37 @@ def _layers(layers: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
             yield from _layers(layer["layers"])
 
 
-def run_values(run: Any) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """What a CheckRun's cases drew, and what its compared cases drew: the advice's
+def unsupported_reasons(run: CheckRun) -> list[str]:
+    """The reason of each case the run's implementation declined, in stream order."""
+    return [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+
+
+def _run_values(run: CheckRun) -> dict[str, dict[str, set[str]]]:
+    """What a run's cases drew, and what its compared cases drew: the advice's
     ``drawn`` and ``compared``."""
-    return (
-        drawn_values(o.case for o in run.outcomes),
-        drawn_values(o.case for o in run.outcomes if o.status == "agree"),
+    return {
+        "drawn": drawn_values(o.case for o in run.outcomes),
+        "compared": drawn_values(o.case for o in run.outcomes if o.status == AGREE),
+    }
+
+
+def run_too_few_lines(run: CheckRun, *, keywords: bool = False) -> list[str]:
+    """:func:`too_few_lines` for a run that compared too few of its cases."""
+    values = _run_values(run)
+    return too_few_lines(
+        compared=run.count(AGREE),
+        checked=run.checked,
+        min_compared=run.min_compared,
+        reasons=unsupported_reasons(run),
+        keywords=keywords,
+        drawn=values["drawn"],
+        compared_values=values["compared"],
     )
+
+
+def run_advice_lines(run: CheckRun, *, keywords: bool = False) -> list[str]:
+    """:func:`advice_lines` for the reasons and the cases of a run."""
+    return advice_lines(unsupported_reasons(run), keywords=keywords, **_run_values(run))
 
 
 def drawn_values(cases: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:

@@ -25,10 +25,15 @@ from typing import TextIO
 
 from conformance import exit_codes
 from conformance.case import case_to_json, save_case_unique
-from conformance.coverage import advice_lines, run_values, too_few_lines, unsupported_lines
+from conformance.coverage import (
+    run_advice_lines,
+    run_too_few_lines,
+    unsupported_lines,
+    unsupported_reasons,
+)
 from conformance.errors import BadInput
 from conformance.exit_codes import BROKE_CONTRACT, CRASHED
-from conformance.harness import AGREE, UNSUPPORTED, CheckRun
+from conformance.harness import CheckRun
 from conformance.outputs import (
     check_output_file,
     check_output_folder,
@@ -232,33 +237,25 @@ def conclude(
         write_failed |= not _write(outputs.junit_xml, junit_xml(run), "JUnit XML", say)
     if write_failed and code == exit_codes.OK:
         code = exit_codes.BAD_INPUT  # an output the user asked for is missing: never a pass
-    reasons = [o.unsupported_reason for o in run.outcomes if o.status == UNSUPPORTED]
+    reasons = unsupported_reasons(run)
     if reasons:
         say()
     for line in unsupported_lines(reasons, run.checked):
         say(line)
     failure = failure_of(run)
     drawn = run.seed >= 0  # a check draws its cases (replay and regress are given theirs)
-    seen, took = run_values(run)  # what its cases drew, and its compared cases
     if run.interrupted:
         say("interrupted: the run did not finish; the counts above are the cases checked so far")
     elif failure == exit_codes.TOO_FEW_COMPARED:
         say()
-        for line in too_few_lines(
-            compared=run.count(AGREE),
-            checked=run.checked,
-            min_compared=run.min_compared,
-            reasons=reasons,
-            drawn=seen,
-            compared_values=took,
-        ):
+        for line in run_too_few_lines(run):
             say(*wrapped(line))
     elif failure == exit_codes.NOTHING_COMPARED:
         say()
         say("FAILED: no case could be compared (every case was unsupported or not comparable)")
         if reasons and drawn:
             say("  narrow the cases to what the implementation supports:")
-            for line in advice_lines(reasons, drawn=seen, compared=took):
+            for line in run_advice_lines(run):
                 say(*wrapped("    " + line))
     say(f"exit code {code}: {verdict_text(code, failure)}")
     return code
