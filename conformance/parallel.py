@@ -9,6 +9,17 @@ run:
   case, with its position, to one of N checker processes (``python -m
   conformance.parallel``), keeping each one at most ``IN_FLIGHT`` cases ahead. It
   draws while they check, so drawing costs no time of its own.
+- **Routing.** JAX compiles a function once per process for each kind of case (a
+  padded dense network, a layer type, per dtype: 24 functions and about 10 s on this
+  project's 2-core machine for the default stream), so a case goes to the checker
+  process that has compiled the most of the functions it needs
+  (:meth:`references.jax_backend.JaxBackend.programs`), the least busy among equals.
+  While that one is ``IN_FLIGHT`` cases ahead, the case waits and this process draws
+  on, handing the others the cases they hold; only when ``LOOK_AHEAD`` cases wait does
+  a process with nothing to do take one it lacks functions for, and those then come
+  from the run's compilation cache, which the processes share. So the run compiles
+  each function about once, not once per process. Which process checks a case
+  changes nothing else: outcomes are merged by position.
 - **Checking.** A checker process holds the references and its own worker process
   for the implementation (:class:`conformance.worker.Worker`, with its time limit),
   and checks each case it is handed with :func:`conformance.harness.check_case`,
@@ -58,9 +69,13 @@ from conformance.errors import BadInput, MissingBackend  # noqa: E402
 from conformance.harness import CaseOutcome, CheckRun, draw_stream, run_check  # noqa: E402
 from conformance.worker import receive_bytes, send, spawn_module  # noqa: E402
 
-IN_FLIGHT = 2
-"""Cases handed to a checker process ahead of its results: one to check, one waiting,
-so that it never idles while this process draws."""
+IN_FLIGHT = 4
+"""Cases handed to a checker process ahead of its results: enough that it never idles
+while this process draws."""
+
+LOOK_AHEAD = 16
+"""Cases drawn ahead of those handed over, waiting for the checker process that has
+compiled their functions (see Routing above) while another takes the cases it holds."""
 
 
 def available_cores() -> int:
@@ -162,6 +177,16 @@ def _warm_up(references: Sequence[Any], dtype: str) -> None:
     the other checker processes pay theirs, and JAX's compiled program goes to the
     run's compilation cache, from which the other processes load it instead of
     compiling it again. Anything a reference does here is ignored: the cases report it."""
+    case = _warm_case(dtype)
+    for reference in references:
+        try:
+            reference.evaluate(case)
+        except Exception:  # noqa: BLE001, S110 - a warm-up only
+            pass
+
+
+def _warm_case(dtype: str) -> dict[str, Any]:
+    """The case a checker process warms its references up on: one unit, one sample."""
     from conformance.generators import fill_case
 
     architecture = {
@@ -169,11 +194,8 @@ def _warm_up(references: Sequence[Any], dtype: str) -> None:
         "loss": {"name": "half_sse", "reduction": "sum"},
     }
     case = fill_case(architecture, seed=0, batch_size=1, dtype=dtype)
-    for reference in references:
-        try:
-            reference.evaluate(case)
-        except Exception:  # noqa: BLE001, S110 - a warm-up only
-            pass
+    assert case is not None  # an identity layer has no kink to land near
+    return dict(case)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +217,7 @@ class _Checker:
     """One checker process, seen from the parent."""
 
     def __init__(self, plan: Plan, *, warm_dtype: str | None, compile_cache: str):
+        self.warm_dtype = warm_dtype
         # The run's checkers share JAX's compiled programs (see _warm_up); a user's own
         # cache settings are kept.
         cache = {
@@ -206,6 +229,7 @@ class _Checker:
             {key: value for key, value in cache.items() if key not in os.environ},
         )
         self.in_flight = 0
+        self.programs: set[Any] = set()  # JAX's compiled functions it holds (see Routing)
         send(self.to_child, {"plan": plan, "sys_path": list(sys.path), "warm_dtype": warm_dtype})
 
     def receive(self) -> Any:
@@ -267,6 +291,8 @@ class Started:
     references: list[str]
     skipped: dict[str, str]
     compile_cache: str  # a temporary folder, removed when the run ends
+    programs: Callable[[Mapping[str, Any]], frozenset[Any]] = lambda case: frozenset()
+    """The JAX functions a case needs (none when jax is not one of the references)."""
 
     def close(self, *, kill: bool = False) -> None:
         for checker in self.checkers:
@@ -309,7 +335,76 @@ def start(plan: Plan, workers: int) -> Started:
     )
     started.name, started.isolation = first["name"], isolation
     started.references, started.skipped = first["references"], first["skipped"]
+    if "jax" in started.references:
+        from references.jax_backend import JaxBackend
+
+        started.programs = JaxBackend().programs  # parses the case; imports no jax
+        for checker in checkers:
+            if checker.warm_dtype is not None:
+                checker.programs |= started.programs(_warm_case(checker.warm_dtype))
     return started
+
+
+@dataclass
+class _Pending:
+    """A case drawn and not yet handed to a checker process."""
+
+    index: int
+    case: dict[str, Any]
+    needs: frozenset[Any]  # the JAX functions it runs on
+
+
+class _Routing:
+    """Which checker process takes which drawn case (see Routing in the module
+    docstring): plain bookkeeping over each checker's ``in_flight`` and ``programs``,
+    with ``hand(case, checker)`` sending a case."""
+
+    def __init__(
+        self, checkers: Sequence[_Checker], hand: Callable[[_Pending, _Checker], None]
+    ) -> None:
+        self.checkers = checkers
+        self.hand = hand
+        self.pending: list[_Pending] = []  # drawn, not handed over; in stream order
+
+    def holder(self, needs: frozenset[Any]) -> _Checker | None:
+        """The checker process that holds the most of ``needs`` (the least busy among
+        equals), if it has room for another case."""
+        best = min(
+            self.checkers, key=lambda checker: (len(needs - checker.programs), checker.in_flight)
+        )
+        return best if best.in_flight < IN_FLIGHT else None
+
+    def dispatch(self, *, spill: bool, failure: int | None) -> None:
+        """Hand pending cases, in stream order, to the checker processes that hold their
+        functions; with ``spill``, a checker process with nothing to do takes the pending
+        case it holds the most functions of. Cases after the position of a known
+        ``failure`` are dropped: the single-process run stops there."""
+        if failure is not None:
+            self.pending = [waiting for waiting in self.pending if waiting.index <= failure]
+        while self.pending:
+            found = next(
+                (
+                    (position, checker)
+                    for position, waiting in enumerate(self.pending)
+                    if (checker := self.holder(waiting.needs)) is not None
+                ),
+                None,
+            )
+            if found is None and spill:
+                idle = next((checker for checker in self.checkers if checker.in_flight == 0), None)
+                if idle is not None:
+                    position = min(
+                        range(len(self.pending)),
+                        key=lambda at: (len(self.pending[at].needs - idle.programs), at),
+                    )
+                    found = position, idle
+            if found is None:
+                return
+            position, checker = found
+            waiting = self.pending.pop(position)
+            self.hand(waiting, checker)
+            checker.in_flight += 1
+            checker.programs |= waiting.needs
 
 
 def run_parallel(
@@ -345,6 +440,11 @@ def run_parallel(
             if progress is not None:
                 progress(done[0], plan.cases)
 
+    def hand(waiting: _Pending, checker: _Checker) -> None:
+        send(checker.to_child, {"index": waiting.index, "case": waiting.case})
+        handed[waiting.index] = waiting.case
+
+    routing = _Routing(checkers, hand)
     drawn = [0]
 
     def hand_over(case: dict[str, Any]) -> None:
@@ -355,12 +455,11 @@ def run_parallel(
         collect(wait=False)
         if merge.first_failure is not None and index > merge.first_failure:
             raise _StopDrawing
-        while all(checker.in_flight >= IN_FLIGHT for checker in checkers):
+        routing.pending.append(_Pending(index, case, started.programs(case)))
+        routing.dispatch(spill=False, failure=merge.first_failure)
+        while len(routing.pending) >= LOOK_AHEAD:  # draw no further: wait, then spill
             collect(wait=True)
-        checker = min(checkers, key=lambda c: c.in_flight)
-        send(checker.to_child, {"index": index, "case": case})
-        handed[index] = case
-        checker.in_flight += 1
+            routing.dispatch(spill=True, failure=merge.first_failure)
 
     run: CheckRun
     try:
@@ -370,8 +469,10 @@ def run_parallel(
             )
         except _StopDrawing:
             pass
-        while any(checker.in_flight for checker in checkers):
+        routing.dispatch(spill=True, failure=merge.first_failure)
+        while routing.pending or any(checker.in_flight for checker in checkers):
             collect(wait=True)
+            routing.dispatch(spill=True, failure=merge.first_failure)
         run = _merged(plan, started, merge, checkers)
     except KeyboardInterrupt:
         started.close(kill=True)
@@ -418,4 +519,9 @@ def _merged(plan: Plan, started: Started, merge: _Merge, checkers: Sequence[_Che
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Nothing is left to save: skip the interpreter's teardown of torch and jax, about a
+    # second that the parent would wait for at the end of every run.
+    os._exit(code)

@@ -235,6 +235,28 @@ class JaxBackend:
             jax_padded.COMPILER_OPTIONS,
         )
 
+    def programs(self, case: Mapping[str, Any]) -> frozenset[tuple[Any, ...]]:
+        """The keys of the compiled functions :meth:`gradients` runs ``case`` on, found
+        without importing jax or compiling anything: a parallel run hands a case to the
+        checker process that has compiled them already (:mod:`conformance.parallel`).
+        Empty for a case that :meth:`gradients` would refuse."""
+        try:
+            routed = route(case)
+            if isinstance(routed, ParsedV2):
+                routed.require_differentiable(self.name)
+                if self.bucket_small_cases and jax_buckets.fits(routed):
+                    dtype = routed.dtype.name
+                    return frozenset(("bucket", kind, dtype) for kind in jax_buckets.kinds(routed))
+                return frozenset({("version 2", routed.signature())})
+            parsed = parse_case(routed)
+            parsed.require_differentiable(self.name)
+        except Exception:  # noqa: BLE001 - a case gradients() refuses needs no program
+            return frozenset()
+        signature = jax_padded.signature(parsed) if self.pad_small_cases else None
+        if signature is not None:
+            return frozenset({("padded", signature)})
+        return frozenset({("exact", parsed.architecture())})
+
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
         """The result of docs/contract.md (and docs/contract-v2.md), from
         ``jax.value_and_grad`` (compiled). A version 2 case with layers other than dense,

@@ -171,6 +171,23 @@ def fits(parsed: ParsedV2) -> bool:
     return output[0] <= WIDTH
 
 
+def kinds(parsed: ParsedV2) -> set[str]:
+    """The compiled functions (``KINDS``) that :func:`gradients` calls for a case that
+    :func:`fits`: one per layer type (a residual block's inner layers included, a flatten
+    none) and the loss's."""
+    found = {"dot" if parsed.upstream is not None else "loss"}
+
+    def walk(layers: Sequence[Layer]) -> None:
+        for layer in layers:
+            if layer.type == "residual":
+                walk(layer.inner)
+            elif layer.type != "flatten":
+                found.add(COMPILED_KIND.get(layer.type, layer.type))
+
+    walk(parsed.layers)
+    return found
+
+
 def _output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
     """docs/contract-v2.md, section 'Layer types' (rows and columns rounded down)."""
     kind = layer.type

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from conformance import parallel
 from conformance.api import check
 from conformance.case import case_text
 from conformance.report import exit_code
@@ -44,6 +47,109 @@ def test_two_workers_give_the_single_process_run(implementation, seed):
     two = check(implementation, workers=2, **options)
     assert _signature(two) == _signature(one)
     assert "2 worker processes" in two.isolation
+
+
+def slow_float64_missing_mean_factor(case):
+    """The missing_mean_factor bug, 0.2 s slower on float64 cases: their checker process is
+    still busy when the next one is drawn."""
+    if case["dtype"] == "float64":
+        time.sleep(0.2)
+    return planted_bugs.missing_mean_factor(case)
+
+
+def test_two_workers_routing_cases_by_their_jax_functions_give_the_single_process_run(
+    monkeypatch,
+):
+    """With jax among the references, cases go to the checker process that compiled their
+    functions (here: of their dtype), some out of stream order: the run is still the
+    single-process one."""
+    pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    implementation = slow_float64_missing_mean_factor
+    options = {"against": ["jax"], "cases": 40, "seed": 2, "layers": ["dense"], "shrink": False}
+    one = check(implementation, **options)
+    assert one.first_failure is not None and one.first_failure.index == 8  # not the first
+    handed: list[int] = []
+    routing = parallel._Routing.__init__
+
+    def recording(self, checkers, hand):
+        def recorded(waiting, checker):
+            handed.append(waiting.index)
+            hand(waiting, checker)
+
+        routing(self, checkers, recorded)
+
+    monkeypatch.setattr(parallel._Routing, "__init__", recording)
+    monkeypatch.setattr(parallel, "IN_FLIGHT", 1)
+    two = check(implementation, workers=2, **options)
+    assert _signature(two) == _signature(one)
+    assert handed != sorted(handed)  # a float32 case overtook a float64 one
+
+
+def _checkers(*holding: set[str]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(in_flight=0, programs=set(programs)) for programs in holding]
+
+
+def _routing(checkers: list[SimpleNamespace], *cases: tuple[int, set[str]]):
+    handed: list[tuple[int, int]] = []  # (position in the stream, checker)
+    routing = parallel._Routing(
+        checkers, lambda waiting, checker: handed.append((waiting.index, checkers.index(checker)))
+    )
+    for index, needs in cases:
+        routing.pending.append(parallel._Pending(index, {}, frozenset(needs)))
+    return routing, handed
+
+
+def test_a_case_goes_to_the_checker_that_compiled_its_functions():
+    checkers = _checkers({"f64"}, {"f32"})
+    checkers[0].in_flight = 2  # busier, but it holds the function
+    routing, handed = _routing(checkers, (0, {"f64"}), (1, {"f32"}), (2, {"f32", "conv"}))
+    routing.dispatch(spill=False, failure=None)
+    assert handed == [(0, 0), (1, 1), (2, 1)]
+    assert checkers[1].programs == {"f32", "conv"} and checkers[1].in_flight == 2
+
+
+def test_a_case_waits_for_its_checker_while_later_cases_go_to_theirs():
+    checkers = _checkers({"f64"}, {"f32"})
+    checkers[0].in_flight = parallel.IN_FLIGHT  # full
+    checkers[1].in_flight = 1  # busy, not idle
+    routing, handed = _routing(checkers, (0, {"f64"}), (1, {"f32"}), (2, {"f64"}))
+    routing.dispatch(spill=True, failure=None)
+    assert handed == [(1, 1)]  # the f64 cases wait: the other checker is not idle
+    assert [waiting.index for waiting in routing.pending] == [0, 2]
+    routing.dispatch(spill=False, failure=None)
+    assert handed == [(1, 1)]
+    checkers[1].in_flight = 0  # now idle: with spill it takes a case it lacks functions for
+    routing.dispatch(spill=False, failure=None)
+    assert handed == [(1, 1)]
+    routing.dispatch(spill=True, failure=None)
+    assert handed[1] == (0, 1) and checkers[1].programs == {"f32", "f64"}
+
+
+def test_an_idle_checker_takes_the_waiting_case_it_holds_most_functions_of():
+    checkers = _checkers({"f64", "dense", "loss"}, {"f32", "loss"})
+    checkers[0].in_flight = parallel.IN_FLIGHT
+    routing, handed = _routing(
+        checkers, (0, {"f64", "dense", "loss", "conv"}), (1, {"f64", "loss", "rnn"})
+    )
+    routing.dispatch(spill=True, failure=None)
+    # checker 1 lacks 3 of case 0's functions and 2 of case 1's: it takes case 1 first
+    assert handed[0] == (1, 1)
+
+
+def test_cases_after_a_known_failure_are_dropped_and_those_before_kept():
+    checkers = _checkers(set(), set())
+    checkers[0].in_flight = checkers[1].in_flight = parallel.IN_FLIGHT
+    routing, handed = _routing(checkers, (3, set()), (5, set()), (6, set()))
+    routing.dispatch(spill=True, failure=5)
+    assert [waiting.index for waiting in routing.pending] == [3, 5] and handed == []
+
+
+def test_without_jax_functions_cases_go_to_the_least_busy_checker():
+    checkers = _checkers(set(), set(), set())
+    checkers[0].in_flight, checkers[1].in_flight = 3, 1
+    routing, handed = _routing(checkers, (0, set()), (1, set()), (2, set()))
+    routing.dispatch(spill=False, failure=None)
+    assert handed == [(0, 2), (1, 1), (2, 2)]
 
 
 def test_workers_need_an_implementation_a_process_can_import():

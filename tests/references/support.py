@@ -142,3 +142,22 @@ def hinge_kink_case(*, dtype: str = "float64") -> dict:
         },
         dtype,
     )
+
+
+class ProgramLog:
+    """The keys of the compiled functions a JaxBackend's ``gradients`` ran each case on,
+    as its ``_compiled_for`` is asked for them: what ``programs(case)`` must name."""
+
+    def __init__(self, backend: Any) -> None:
+        self.used: set[Any] = set()
+        compiled_for = backend._compiled_for
+
+        def recording(jax: Any, key: Any, *rest: Any, **options: Any) -> Any:
+            self.used.add(key)
+            return compiled_for(jax, key, *rest, **options)
+
+        backend._compiled_for = recording
+
+    def take(self) -> set[Any]:
+        used, self.used = self.used, set()
+        return used

@@ -9,6 +9,7 @@ import impl
 from references import JaxBackend
 from tests.references.support import (
     TOLERANCES,
+    ProgramLog,
     assert_results_close,
     load_backend,
     make_case,
@@ -115,3 +116,28 @@ def test_float64_cases_are_computed_in_float64():
     as_float32 = load_backend("jax").gradients(with_dtype(case, "float32"))
     with pytest.raises(AssertionError):
         assert_results_close(as_float32, result, TOLERANCES["float64"], label="float32")
+
+
+def test_programs_names_the_compiled_functions_a_case_runs_on():
+    """What a parallel run routes cases by (conformance.parallel): the keys gradients()
+    uses, found without compiling; none for a case it refuses."""
+    backend = JaxBackend()
+    log = ProgramLog(backend)
+    cases = [
+        stream_case(0),  # padded
+        stream_case(1, dtype="float32"),
+        make_case(("tanh", "identity"), "mse", widths=(70, 3, 2), seed=0, batch=2),  # exact
+    ]
+    for case in cases:
+        backend.gradients(case)
+        assert backend.programs(case) == log.take()
+    assert [next(iter(backend.programs(case)))[0] for case in cases] == [
+        "padded",
+        "padded",
+        "exact",
+    ]
+    step = make_case(("step", "identity"), "mse", widths=(3, 4, 2), seed=0)
+    with pytest.raises(Exception, match="step"):
+        backend.gradients(step)
+    assert backend.programs(step) == frozenset()
+    assert backend.programs({"format": "not a case"}) == frozenset()

@@ -16,7 +16,7 @@ from conformance.normalised import unchecked_entries
 from conformance.strategies import case_stream
 from contract import FORMAT_V2
 from references.parsed_v2 import parse_v2
-from tests.references.support import load_backend
+from tests.references.support import ProgramLog, load_backend
 from tests.references.support_v2 import analytic_tolerance, assert_results_close
 
 CASES = 60
@@ -52,6 +52,7 @@ def test_buckets_agree_with_torch_on_the_streams_cases_and_compile_once_per_type
     cases = _stream_v2_cases(CASES, dtype)
     assert len(cases) == CASES
     backend = JaxBackend()
+    log = ProgramLog(backend)
     torch = load_backend("torch")
     bucketed = 0
     for case in cases:
@@ -60,12 +61,14 @@ def test_buckets_agree_with_torch_on_the_streams_cases_and_compile_once_per_type
             # behind a normalisation in float32 both sides compute rounding noise
             # (tolerances.UNCHECKED_BEHIND_NORMALISATION); float64 compares these cases
             backend.gradients(case)
-            continue
-        with np.errstate(all="ignore"):
-            expected = torch.gradients(case)
-            result = backend.gradients(case)
-        label = f"jax buckets vs torch on {case['name']}"
-        assert_results_close(result, expected, analytic_tolerance(dtype), label=label)
+        else:
+            with np.errstate(all="ignore"):
+                expected = torch.gradients(case)
+                result = backend.gradients(case)
+            label = f"jax buckets vs torch on {case['name']}"
+            assert_results_close(result, expected, analytic_tolerance(dtype), label=label)
+        # what a parallel run routes the case by (conformance.parallel)
+        assert backend.programs(case) == log.take(), case["name"]
     assert bucketed >= 0.9 * CASES  # the stream's cases fit the buckets
     assert backend.traces <= len(KINDS)  # whatever the architectures: one per layer type
 
@@ -75,8 +78,14 @@ def test_a_bucketed_result_equals_the_per_architecture_one():
     from references import JaxBackend
 
     bucketed, compiled = JaxBackend(), JaxBackend(bucket_small_cases=False)
+    log = ProgramLog(compiled)
     for case in _stream_v2_cases(8, "float64"):
         expected = compiled.gradients(case)
+        assert compiled.programs(case) == log.take() == {("version 2", _signature(case))}
         assert_results_close(
             bucketed.gradients(case), expected, analytic_tolerance("float64"), label="jax"
         )
+
+
+def _signature(case: Mapping[str, Any]) -> Any:
+    return parse_v2(case, dtype=np.dtype(case["dtype"])).signature()
