@@ -638,7 +638,7 @@ FULL = Plan(
     jax_compiled_each=5,
     scale_parameters=SCALE_PARAMETERS,
     workers_cases=2000,
-    workers_repeats=3,
+    workers_repeats=5,
 )
 QUICK = Plan(
     rounds=3,
