@@ -111,7 +111,6 @@ def _checker(from_parent: int, to_parent: int) -> int:
     to shrink a failure when asked."""
     from conformance.backends import select_references
     from conformance.harness import check_case
-    from conformance.strategies import case_stream
     from conformance.worker import Worker
 
     hello = pickle.loads(receive_bytes(from_parent))
@@ -149,6 +148,8 @@ def _checker(from_parent: int, to_parent: int) -> int:
                 light = dataclasses.replace(outcome, case={}, tested_result=None)
                 send(to_parent, {"index": message["index"], "outcome": light})
             else:  # resume the run up to its first failure, to shrink and replay it
+                from conformance.strategies import case_stream  # imports hypothesis
+
                 run = run_check(
                     tested,
                     references,

@@ -445,7 +445,28 @@ def check_on_workers(cases: int, seed: int, repeats: int, workers: int = 2) -> d
         "median_wall_seconds": {
             str(count): statistics.median(times) for count, times in runs.items()
         },
+        "drawing_seconds_per_case": drawing_seconds(cases, seed),
     }
+
+
+def drawing_seconds(cases: int, seed: int) -> float:
+    """The drawing process's own work per case in ``check --workers``: drawing the
+    stream, finding each case's JAX functions and pickling it for a checker
+    (:mod:`conformance.parallel`), timed in this process."""
+    import pickle
+
+    from conformance.harness import draw_stream
+    from references.jax_backend import JaxBackend
+
+    programs = JaxBackend().programs
+
+    def hand_over(case: Mapping[str, Any]) -> None:
+        programs(case)
+        pickle.dumps(case)
+
+    began = time.perf_counter()
+    draw_stream(hand_over, strategy=None, cases=cases, seed=seed, shrink=False)
+    return (time.perf_counter() - began) / cases
 
 
 # JAX ---------------------------------------------------------------------------
@@ -846,10 +867,26 @@ def workers_rows(measured: Mapping[str, Any]) -> list[Row]:
                 f"whole processes against every available reference, the same {measured['cases']}"
                 f" cases (seed {measured['seed']}), run in turns, median of "
                 f"{measured['repeats']}; {measured['usable_cores']} usable cores; the verdict, "
-                "counts and saved counterexample are the same"
+                "counts and saved counterexample are the same" + _drawing_note(measured)
             ),
         )
     ]
+
+
+def _drawing_note(measured: Mapping[str, Any]) -> str:
+    """How many checker processes one drawing process keeps busy, estimated from this
+    run: a case costs the single process its median time per case, of which the
+    drawing is measured on its own; the rest is checking."""
+    drawing = measured.get("drawing_seconds_per_case")
+    if not drawing:
+        return ""  # a report from before this was measured
+    per_case = measured["median_wall_seconds"]["1"] / measured["cases"]
+    return (
+        f"; the drawing process spends {_duration(drawing)} per case and one process "
+        f"{_duration(per_case)} per case in all, so on more cores one drawing process keeps "
+        f"about {max(1.0, (per_case - drawing) / drawing):.0f} checker processes busy "
+        "(an estimate; past that, shards on more machines)"
+    )
 
 
 def jax_rows(streams: Mapping[str, Any]) -> list[Row]:
