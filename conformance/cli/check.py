@@ -12,7 +12,7 @@ from typing import Any
 
 from conformance import exit_codes
 from conformance.backends import select_references
-from conformance.cli.display import not_checked_line
+from conformance.cli.display import print_where_it_runs
 from conformance.cli.options import (
     STREAM_FILTERS,
     add_backend_options,
@@ -261,11 +261,7 @@ def _header(
     print(f"seed: {args.seed}   cases: {args.cases}   dtype: {dtypes}{shard}{workers}")
     if filters_text(args):
         print(f"filters: {printable(filters_text(args))}")
-    print(f"{printable(name)} {isolation}")
-    if args.skip:
-        print(not_checked_line(args.skip))
-    for reference, reason in skipped.items():
-        print(f"skipped {reference}: {reason}")
+    print_where_it_runs(name, isolation, args.skip, skipped)
 
 
 UNSATISFIABLE = (

@@ -13,9 +13,17 @@ from conformance.tree import arrays_of, is_v2, layer_labels
 NUMBER_FORMAT = "{: .10f}"
 
 
-def not_checked_line(skip: tuple[str, ...]) -> str | None:
-    """The header line of a run that leaves quantities unchecked (``--skip``), else None."""
-    return f"not checked: {', '.join(skip)} (--skip)" if skip else None
+def print_where_it_runs(
+    name: str, isolation: str, skip: tuple[str, ...], skipped: Mapping[str, str]
+) -> None:
+    """The header lines that check, replay and regress share: where the implementation
+    runs, the quantities a run leaves unchecked (``--skip``), and each reference skipped
+    with its reason."""
+    print(f"{printable(name)} {isolation}")
+    if skip:
+        print(f"not checked: {', '.join(skip)} (--skip)")
+    for reference, reason in skipped.items():
+        print(f"skipped {reference}: {reason}")
 
 
 def format_matrix(array: np.ndarray, *, indent: str = "    ") -> str:

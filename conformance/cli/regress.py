@@ -11,7 +11,7 @@ from conformance import exit_codes
 from conformance.calls import Tested
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of, started
-from conformance.cli.display import not_checked_line
+from conformance.cli.display import print_where_it_runs
 from conformance.cli.options import (
     add_backend_options,
     add_case_limit_option,
@@ -145,11 +145,7 @@ def _run(
         f"backprop-conformance regress: suite {printable(suite)}/, {printable(tested.name)} "
         f"against {', '.join(r.name for r in references)} and the golden results"
     )
-    print(f"{printable(tested.name)} {tested.isolation}")
-    if args.skip:
-        print(not_checked_line(args.skip))
-    for name, reason in skipped.items():
-        print(f"skipped {name}: {reason}")
+    print_where_it_runs(tested.name, tested.isolation, args.skip, skipped)
 
     for source in args.add:
         if not _add(source, suite, tested, references, args.max_case_bytes):

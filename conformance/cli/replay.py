@@ -9,7 +9,7 @@ from typing import Any
 
 from conformance.case import load_saved_case
 from conformance.cli.check import outputs_of, started
-from conformance.cli.display import not_checked_line
+from conformance.cli.display import print_where_it_runs
 from conformance.cli.options import (
     add_backend_options,
     add_case_limit_option,
@@ -118,11 +118,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"backprop-conformance replay: {' '.join(map(printable, args.case))}")
         print(printable(implementation_line))
         print(f"against: {', '.join(r.name for r in references)}")
-        print(f"{printable(tested.name)} {tested.isolation}")
-        if args.skip:
-            print(not_checked_line(args.skip))
-        for name, reason in skipped.items():
-            print(f"skipped {name}: {reason}")
+        print_where_it_runs(tested.name, tested.isolation, args.skip, skipped)
         check_run = CheckRun(
             seed=-1,
             budget=len(cases),
