@@ -20,6 +20,11 @@ run:
   from the run's compilation cache, which the processes share. So the run compiles
   each function about once, not once per process. Which process checks a case
   changes nothing else: outcomes are merged by position.
+- **Starting.** On Linux one process (``python -m conformance.parallel``) imports what
+  every checker process imports (the harness, torch and jax, about 2.5 s of a core)
+  and forks the N checker processes from it, which then start the references (JAX
+  its threads) and warm them up; elsewhere each checker process starts on its own
+  (see ``FORK``).
 - **Checking.** A checker process holds the references and its own worker process
   for the implementation (:class:`conformance.worker.Worker`, with its time limit),
   and checks each case it is handed with :func:`conformance.harness.check_case`,
@@ -57,6 +62,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +74,7 @@ bind_own_packages()  # a checker starts in the user's folder: their files must n
 
 from conformance.errors import BadInput, MissingBackend  # noqa: E402
 from conformance.harness import CaseOutcome, CheckRun, draw_stream, run_check  # noqa: E402
-from conformance.worker import receive_bytes, send, spawn_module  # noqa: E402
+from conformance.worker import receive_bytes, send, spawn_module_channels  # noqa: E402
 
 IN_FLIGHT = 4
 """Cases handed to a checker process ahead of its results: enough that it never idles
@@ -76,6 +83,14 @@ while this process draws."""
 LOOK_AHEAD = 16
 """Cases drawn ahead of those handed over, waiting for the checker process that has
 compiled their functions (see Routing above) while another takes the cases it holds."""
+
+
+FORK = sys.platform.startswith("linux")
+"""Whether the checker processes are forked from one process that has imported what
+they all import (the harness, torch and jax: about 2.5 s of a core each on this
+project's 2-core machine), instead of each importing it. On Linux only: on macOS a
+process that has loaded the system's frameworks (numpy's Accelerate, say) is not safe
+to fork, and Windows has no fork; there each checker process starts on its own."""
 
 
 def available_cores() -> int:
@@ -106,14 +121,13 @@ class Plan:
 # --- a checker process ---------------------------------------------------------------
 
 
-def _checker(from_parent: int, to_parent: int) -> int:
+def _checker(from_parent: int, to_parent: int, hello: Mapping[str, Any]) -> int:
     """Check the cases the parent hands over until it closes the pipe; resume the run
-    to shrink a failure when asked."""
+    to shrink a failure when asked. ``hello`` is the parent's first message: the plan."""
     from conformance.backends import select_references
     from conformance.harness import check_case
     from conformance.worker import Worker
 
-    hello = pickle.loads(receive_bytes(from_parent))
     sys.path[:] = hello["sys_path"]
     plan: Plan = hello["plan"]
     try:
@@ -133,6 +147,7 @@ def _checker(from_parent: int, to_parent: int) -> int:
         to_parent,
         {
             "ready": True,
+            "pid": os.getpid(),
             "name": tested.name,
             "isolation": tested.isolation,
             "references": [reference.name for reference in references],
@@ -200,10 +215,84 @@ def _warm_case(dtype: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """A checker process: ``python -m conformance.parallel READ_FD WRITE_FD``."""
+    """``python -m conformance.parallel READ_FD WRITE_FD ...``: a checker process for one
+    pair of pipes; for several pairs (see FORK), the process that forks a checker process
+    for each pair and waits for them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from_parent, to_parent = (int(text) for text in (argv or sys.argv[1:])[:2])
-    return _checker(from_parent, to_parent)
+    fds = [int(text) for text in (argv or sys.argv[1:])]
+    channels = list(zip(fds[0::2], fds[1::2], strict=True))
+    hellos = [pickle.loads(receive_bytes(from_parent)) for from_parent, _ in channels]
+    if len(channels) == 1:
+        return _checker(*channels[0], hellos[0])
+    _preload(hellos[0])
+    return _fork_checkers(channels, hellos)
+
+
+def _preload(hello: Mapping[str, Any]) -> None:
+    """Import, before forking, what each checker process would import: the harness, and
+    torch and jax as the references' availability imports them. Nothing runs on them yet
+    (JAX starts its threads on first use). An error is left for each checker to meet
+    and report as it would without forking."""
+    sys.path[:] = hello["sys_path"]
+    plan: Plan = hello["plan"]
+    try:
+        import conformance.harness  # noqa: F401
+        from conformance.backends import select_references
+
+        select_references(plan.against, list(plan.require))
+    except Exception:  # noqa: BLE001, S110 - each checker reports it
+        pass
+
+
+def _fork_checkers(channels: Sequence[tuple[int, int]], hellos: Sequence[Any]) -> int:
+    """Fork a checker process for each pair of pipes; wait until they have all ended. A
+    SIGTERM (the parent stopping the run) kills them first."""
+    waiting: list[int] = []  # the checker processes not yet waited for
+
+    def stop(signum: int, frame: Any) -> None:
+        for child in waiting:
+            try:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass  # it ended and was waited for just now
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, stop)
+    for channel, hello in zip(channels, hellos, strict=True):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns on forking a process with threads; the only ones here
+            # are BLAS's idle pools (numpy's OpenBLAS), which reset themselves on fork.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # a checker process
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            code = 1
+            try:
+                for other in channels:
+                    if other != channel:
+                        for fd in other:
+                            os.close(fd)
+                code = _checker(*channel, hello)
+            except BaseException:  # noqa: BLE001 - shown as an unforked checker shows it
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        waiting.append(pid)
+    for channel in channels:
+        for fd in channel:
+            os.close(fd)  # the pipes are the checkers' own: they see the parent's end alone
+    worst = 0
+    while waiting:
+        child, status = os.wait()
+        if child in waiting:
+            waiting.remove(child)
+            worst = max(worst, abs(os.waitstatus_to_exitcode(status)))
+    return worst
 
 
 # --- the parent's side ---------------------------------------------------------------
@@ -215,47 +304,30 @@ class CheckerError(RuntimeError):
 
 
 class _Checker:
-    """One checker process, seen from the parent."""
+    """One checker process, seen from the parent: its pipes and what it was handed."""
 
-    def __init__(self, plan: Plan, *, warm_dtype: str | None, compile_cache: str):
+    def __init__(self, to_child: int, from_child: int, *, warm_dtype: str | None):
+        self.to_child, self.from_child = to_child, from_child
         self.warm_dtype = warm_dtype
-        # The run's checkers share JAX's compiled programs (see _warm_up); a user's own
-        # cache settings are kept.
-        cache = {
-            "JAX_COMPILATION_CACHE_DIR": compile_cache,
-            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        }
-        self.process, self.to_child, self.from_child = spawn_module(
-            "conformance.parallel",
-            {key: value for key, value in cache.items() if key not in os.environ},
-        )
+        self.pid: int | None = None  # once it is ready
         self.in_flight = 0
         self.programs: set[Any] = set()  # JAX's compiled functions it holds (see Routing)
-        send(self.to_child, {"plan": plan, "sys_path": list(sys.path), "warm_dtype": warm_dtype})
 
     def receive(self) -> Any:
         try:
             return pickle.loads(receive_bytes(self.from_child))
         except (EOFError, OSError) as error:
-            code = self.process.poll()
             raise CheckerError(
-                f"a checker process of --workers ended unexpectedly (exit code {code}; "
-                f"{error}); run again with --workers 1 to see why"
+                f"a checker process of --workers ended unexpectedly ({error}); run again "
+                "with --workers 1 to see why"
             ) from None
 
-    def close(self, *, kill: bool = False) -> None:
+    def close(self) -> None:
         for fd in (self.to_child, self.from_child):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        if kill:
-            self.process.kill()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @dataclass
@@ -287,6 +359,7 @@ class Started:
     """The checker processes of a run, ready, and what they said about the run."""
 
     checkers: list[_Checker]
+    processes: list[subprocess.Popen[bytes]]  # the checkers, or the one that forked them
     name: str
     isolation: str
     references: list[str]
@@ -296,8 +369,18 @@ class Started:
     """The JAX functions a case needs (none when jax is not one of the references)."""
 
     def close(self, *, kill: bool = False) -> None:
+        """Close the pipes, which ends the checker processes; with ``kill``, stop them
+        at once (SIGTERM: a forking process then kills its checkers)."""
         for checker in self.checkers:
-            checker.close(kill=kill)
+            checker.close()
+        for process in self.processes:
+            if kill:
+                process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         shutil.rmtree(self.compile_cache, ignore_errors=True)
 
 
@@ -309,16 +392,28 @@ def start(plan: Plan, workers: int) -> Started:
 
     dtypes = list(plan.stream.get("dtypes") or DTYPES)
     compile_cache = tempfile.mkdtemp(prefix="conformance-compiled-")
+    # The run's checkers share JAX's compiled programs (see _warm_up); a user's own
+    # cache settings are kept.
+    cache = {
+        "JAX_COMPILATION_CACHE_DIR": compile_cache,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    environment = {key: value for key, value in cache.items() if key not in os.environ}
+    spawned = (
+        [spawn_module_channels("conformance.parallel", environment, workers)]
+        if FORK
+        else [spawn_module_channels("conformance.parallel", environment, 1) for _ in range(workers)]
+    )
+    ends = [pair for _, pairs in spawned for pair in pairs]
     checkers = [
-        _Checker(
-            plan,
-            warm_dtype=dtypes[number] if number < len(dtypes) else None,
-            compile_cache=compile_cache,
-        )
-        for number in range(workers)
+        _Checker(*pair, warm_dtype=dtypes[number] if number < len(dtypes) else None)
+        for number, pair in enumerate(ends)
     ]
-    started = Started(checkers, "", "", [], {}, compile_cache)
+    started = Started(checkers, [process for process, _ in spawned], "", "", [], {}, compile_cache)
     try:
+        for checker in checkers:
+            hello = {"plan": plan, "sys_path": list(sys.path), "warm_dtype": checker.warm_dtype}
+            send(checker.to_child, hello)
         hellos = [checker.receive() for checker in checkers]
     except BaseException:
         started.close(kill=True)
@@ -328,6 +423,8 @@ def start(plan: Plan, workers: int) -> Started:
         started.close(kill=True)
         error_type = MissingBackend if failed["exit_code"] == MissingBackend.exit_code else BadInput
         raise error_type(failed["error"])
+    for checker, hello in zip(checkers, hellos, strict=True):
+        checker.pid = hello["pid"]
     first = hellos[0]
     limit = first["isolation"].removeprefix("runs in a worker process with ")
     isolation = (

@@ -490,23 +490,46 @@ def spawn_module(
     checkout's packages first on its path, ``environment`` added to this process's, and
     its stdout on the harness's stderr (stdout is for the harness's report). Returns the
     process, the end to send on and the end to receive from."""
-    to_child_read, to_child = os.pipe()
-    from_child, from_child_write = os.pipe()
-    package_root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, **environment}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    process, [(to_child, from_child)] = spawn_module_channels(module, environment, 1)
+    return process, to_child, from_child
+
+
+def spawn_module_channels(
+    module: str, environment: Mapping[str, str], count: int
+) -> tuple[subprocess.Popen[bytes], list[tuple[int, int]]]:
+    """:func:`spawn_module` with ``count`` pairs of pipes, ``python -m MODULE TO_READ
+    FROM_WRITE ...`` (a pair for each process the child will fork, say). Returns the
+    process and, for each pair, the end to send on and the end to receive from."""
+    ends: list[tuple[int, int]] = []
+    childs: list[int] = []
     try:
+        for _ in range(count):
+            to_child_read, to_child = os.pipe()
+            ends.append((to_child, -1))
+            childs.append(to_child_read)
+            from_child, from_child_write = os.pipe()
+            ends[-1] = (to_child, from_child)
+            childs.append(from_child_write)
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, **environment}
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [package_root, os.environ.get("PYTHONPATH")])
+        )
         process = subprocess.Popen(
-            [sys.executable, "-m", module, str(to_child_read), str(from_child_write)],
-            pass_fds=(to_child_read, from_child_write),
+            [sys.executable, "-m", module, *map(str, childs)],
+            pass_fds=childs,
             stdin=subprocess.DEVNULL,
             stdout=_stderr_fd(),
             env=env,
         )
+    except BaseException:
+        for fd in [end for pair in ends for end in pair if end >= 0]:
+            os.close(fd)
+        raise
     finally:
-        os.close(to_child_read)
-        os.close(from_child_write)
-    return process, to_child, from_child
+        for fd in childs:
+            os.close(fd)
+    return process, ends
 
 
 def _stderr_fd() -> int:

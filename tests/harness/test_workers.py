@@ -4,6 +4,9 @@ in verdict, counts, outcomes and saved counterexample."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import sys
 import time
 from pathlib import Path
@@ -34,6 +37,14 @@ def _signature(run):
     )
 
 
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork: Linux only")
+STARTS = [
+    pytest.param(True, id="forked from one process", marks=LINUX_ONLY),
+    pytest.param(False, id="each process started on its own"),
+]
+
+
+@pytest.mark.parametrize("fork", STARTS)
 @pytest.mark.parametrize(
     ("implementation", "seed"),
     [
@@ -41,7 +52,8 @@ def _signature(run):
         ("impl:gradients", 4),  # passes: every case compared
     ],
 )
-def test_two_workers_give_the_single_process_run(implementation, seed):
+def test_two_workers_give_the_single_process_run(implementation, seed, fork, monkeypatch):
+    monkeypatch.setattr(parallel, "FORK", fork)
     options = {"against": ["numeric"], "cases": 40, "seed": seed}
     one = check(implementation, **options)
     two = check(implementation, workers=2, **options)
@@ -150,6 +162,57 @@ def test_without_jax_functions_cases_go_to_the_least_busy_checker():
     routing, handed = _routing(checkers, (0, set()), (1, set()), (2, set()))
     routing.dispatch(spill=False, failure=None)
     assert handed == [(0, 2), (1, 1), (2, 2)]
+
+
+def _plan() -> parallel.Plan:
+    return parallel.Plan(
+        spec="impl:gradients",
+        timeout=10.0,
+        against="numeric",
+        require=(),
+        skip=(),
+        stream={},
+        cases=10,
+        seed=0,
+        shrink=False,
+        shard=(1, 1),
+        min_compared=0.5,
+        max_shrink_seconds=10.0,
+    )
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("fork", STARTS)
+def test_a_stopped_run_leaves_no_checker_process(fork, monkeypatch):
+    monkeypatch.setattr(parallel, "FORK", fork)
+    started = parallel.start(_plan(), 2)
+    pids = [checker.pid for checker in started.checkers]
+    assert len(set(pids)) == 2 and all(_running(pid) for pid in pids)
+    assert len(started.processes) == (1 if fork else 2)
+    started.close(kill=True)  # as on Ctrl-C
+    assert not any(_running(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("fork", STARTS)
+def test_a_checker_process_that_dies_is_an_error_not_a_hang(fork, monkeypatch):
+    monkeypatch.setattr(parallel, "FORK", fork)
+    started = parallel.start(_plan(), 2)
+    try:
+        dead = started.checkers[1]
+        os.kill(dead.pid, signal.SIGKILL)
+        # its pipe closes: no other process holds its end (the forking one closed its own)
+        assert select.select([dead.from_child], [], [], 30)[0], "the pipe stayed open"
+        with pytest.raises(parallel.CheckerError, match="ended unexpectedly.*--workers 1"):
+            dead.receive()
+    finally:
+        started.close(kill=True)
 
 
 def test_workers_need_an_implementation_a_process_can_import():
