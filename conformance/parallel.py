@@ -80,6 +80,12 @@ IN_FLIGHT = 4
 """Cases handed to a checker process ahead of its results: enough that it never idles
 while this process draws."""
 
+EARLY_CASES = 1000
+"""Cases drawn while the checker processes start (they import torch and jax and warm
+them up, a few seconds), to be handed over once they are ready: this process has a
+core to itself meanwhile, and the run's drawing is then partly done. Bounded, so that
+a slow start (an implementation that takes long to import) does not fill memory."""
+
 LOOK_AHEAD = 16
 """Cases drawn ahead of those handed over, waiting for the checker process that has
 compiled their functions (see Routing above) while another takes the cases it holds."""
@@ -356,17 +362,75 @@ class _StopDrawing(BaseException):
 
 @dataclass
 class Started:
-    """The checker processes of a run, ready, and what they said about the run."""
+    """The checker processes of a run and, once they are ready (:meth:`hear`), what they
+    said about it."""
 
     checkers: list[_Checker]
     processes: list[subprocess.Popen[bytes]]  # the checkers, or the one that forked them
-    name: str
-    isolation: str
-    references: list[str]
-    skipped: dict[str, str]
     compile_cache: str  # a temporary folder, removed when the run ends
     programs: Callable[[Mapping[str, Any]], frozenset[Any]] = lambda case: frozenset()
     """The JAX functions a case needs (none when jax is not one of the references)."""
+    ready: bool = False
+    name: str = ""
+    isolation: str = ""
+    references: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    hellos: dict[int, Any] = field(default_factory=dict)  # by the checker's position
+
+    def hear(self, *, wait: bool) -> bool:
+        """Read the checker processes' first replies that have come (with ``wait``, until
+        all have); True once every one is ready. BadInput or MissingBackend, as a
+        single-process run would raise, if one cannot start (they are then stopped)."""
+        try:
+            while not self.ready:
+                waiting = {
+                    checker.from_child: position
+                    for position, checker in enumerate(self.checkers)
+                    if position not in self.hellos
+                }
+                readable, _, _ = select.select(list(waiting), [], [], None if wait else 0)
+                if not readable:
+                    return False
+                for fd in readable:
+                    self.hellos[waiting[fd]] = self.checkers[waiting[fd]].receive()
+                if len(self.hellos) == len(self.checkers):
+                    self._heard()
+        except BaseException:
+            self.close(kill=True)
+            raise
+        return True
+
+    def wait_ready(self) -> Started:
+        self.hear(wait=True)
+        return self
+
+    def _heard(self) -> None:
+        hellos = [self.hellos[position] for position in range(len(self.checkers))]
+        failed = next((hello for hello in hellos if not hello.get("ready")), None)
+        if failed is not None:
+            error_type = (
+                MissingBackend if failed["exit_code"] == MissingBackend.exit_code else BadInput
+            )
+            raise error_type(failed["error"])
+        for checker, hello in zip(self.checkers, hellos, strict=True):
+            checker.pid = hello["pid"]
+        first, workers = hellos[0], len(self.checkers)
+        limit = first["isolation"].removeprefix("runs in a worker process with ")
+        self.isolation = (
+            f"runs in {workers} worker processes, one for each of --workers {workers} "
+            f"checker processes, with {limit}"
+        )
+        self.name, self.references, self.skipped = (
+            first["name"],
+            first["references"],
+            first["skipped"],
+        )
+        if "jax" not in self.references:
+            self.programs = lambda case: frozenset()
+        for checker in self.checkers:
+            if checker.warm_dtype is not None:
+                checker.programs |= self.programs(_warm_case(checker.warm_dtype))
+        self.ready = True
 
     def close(self, *, kill: bool = False) -> None:
         """Close the pipes, which ends the checker processes; with ``kill``, stop them
@@ -385,9 +449,10 @@ class Started:
 
 
 def start(plan: Plan, workers: int) -> Started:
-    """Start ``workers`` checker processes and wait until each holds the implementation
-    and the references; BadInput or MissingBackend as a single-process run would raise.
-    The first ones warm the references up, one dtype of the stream each."""
+    """Start ``workers`` checker processes, without waiting for them: they import the
+    implementation and the references and warm them up (the first ones, one dtype of
+    the stream each) while this process goes on; :meth:`Started.hear` reads whether
+    they are ready."""
     from contract import DTYPES
 
     dtypes = list(plan.stream.get("dtypes") or DTYPES)
@@ -409,38 +474,32 @@ def start(plan: Plan, workers: int) -> Started:
         _Checker(*pair, warm_dtype=dtypes[number] if number < len(dtypes) else None)
         for number, pair in enumerate(ends)
     ]
-    started = Started(checkers, [process for process, _ in spawned], "", "", [], {}, compile_cache)
+    started = Started(checkers, [process for process, _ in spawned], compile_cache)
+    if _may_compare_with_jax(plan):
+        from references.jax_backend import JaxBackend
+
+        started.programs = JaxBackend().programs  # parses the case; imports no jax
     try:
         for checker in checkers:
             hello = {"plan": plan, "sys_path": list(sys.path), "warm_dtype": checker.warm_dtype}
             send(checker.to_child, hello)
-        hellos = [checker.receive() for checker in checkers]
     except BaseException:
         started.close(kill=True)
         raise
-    failed = next((hello for hello in hellos if not hello.get("ready")), None)
-    if failed is not None:
-        started.close(kill=True)
-        error_type = MissingBackend if failed["exit_code"] == MissingBackend.exit_code else BadInput
-        raise error_type(failed["error"])
-    for checker, hello in zip(checkers, hellos, strict=True):
-        checker.pid = hello["pid"]
-    first = hellos[0]
-    limit = first["isolation"].removeprefix("runs in a worker process with ")
-    isolation = (
-        f"runs in {workers} worker processes, one for each of --workers {workers} checker "
-        f"processes, with {limit}"
-    )
-    started.name, started.isolation = first["name"], isolation
-    started.references, started.skipped = first["references"], first["skipped"]
-    if "jax" in started.references:
-        from references.jax_backend import JaxBackend
-
-        started.programs = JaxBackend().programs  # parses the case; imports no jax
-        for checker in checkers:
-            if checker.warm_dtype is not None:
-                checker.programs |= started.programs(_warm_case(checker.warm_dtype))
     return started
+
+
+def _may_compare_with_jax(plan: Plan) -> bool:
+    """Whether jax is among the run's references if installed, as
+    :func:`conformance.backends.select_references` chooses them: every one unless
+    ``--against`` names some, and those ``--require`` names."""
+    from conformance.validation import reference_names
+
+    try:
+        against = reference_names(plan.against)
+        return not against or "jax" in against + reference_names(list(plan.require))
+    except ValueError:
+        return True  # the checker processes report the bad name
 
 
 @dataclass
@@ -480,6 +539,8 @@ class _Routing:
         if failure is not None:
             self.pending = [waiting for waiting in self.pending if waiting.index <= failure]
         while self.pending:
+            if all(checker.in_flight >= IN_FLIGHT for checker in self.checkers):
+                return  # none has room (a quick answer when many cases wait)
             found = next(
                 (
                     (position, checker)
@@ -511,9 +572,13 @@ def run_parallel(
     *,
     strategy: Any,
     progress: Callable[[int, int], None] | None = None,
+    on_ready: Callable[[Started], None] | None = None,
 ) -> CheckRun:
     """The run of ``plan`` on the started checker processes (see the module docstring);
-    they are closed at the end. A Ctrl-C returns the run so far, ``interrupted``."""
+    they are closed at the end. Until they are ready, this process draws up to
+    ``EARLY_CASES`` cases, then calls ``on_ready`` (with what the checker processes
+    said: the implementation's name, the references). A Ctrl-C returns the run so far,
+    ``interrupted``."""
     shard_index, shard_count = plan.shard
     merge = _Merge(plan.cases)
     checkers = started.checkers
@@ -545,7 +610,28 @@ def run_parallel(
     routing = _Routing(checkers, hand)
     drawn = [0]
 
+    def ready(*, wait: bool) -> bool:
+        if started.ready:
+            return True
+        if not started.hear(wait=wait):
+            return False
+        if "jax" not in started.references:  # the cases drawn early need no JAX function
+            for waiting in routing.pending:
+                waiting.needs = frozenset()
+        if on_ready is not None:
+            on_ready(started)
+        return True
+
+    failed: list[Exception] = []  # met while Hypothesis draws; raised once it has stopped
+
     def hand_over(case: dict[str, Any]) -> None:
+        try:
+            draw_and_hand(case)
+        except Exception as error:  # not Hypothesis's to see: it would shrink the case
+            failed.append(error)
+            raise _StopDrawing from error
+
+    def draw_and_hand(case: dict[str, Any]) -> None:
         index = drawn[0]
         drawn[0] += 1
         if index % shard_count != shard_index - 1:
@@ -554,6 +640,8 @@ def run_parallel(
         if merge.first_failure is not None and index > merge.first_failure:
             raise _StopDrawing
         routing.pending.append(_Pending(index, case, started.programs(case)))
+        if not ready(wait=len(routing.pending) >= EARLY_CASES):
+            return  # the checker processes are starting: draw on
         routing.dispatch(spill=False, failure=merge.first_failure)
         while len(routing.pending) >= LOOK_AHEAD:  # draw no further: wait, then spill
             collect(wait=True)
@@ -567,6 +655,9 @@ def run_parallel(
             )
         except _StopDrawing:
             pass
+        if failed:
+            raise failed[0]
+        ready(wait=True)
         routing.dispatch(spill=True, failure=merge.first_failure)
         while routing.pending or any(checker.in_flight for checker in checkers):
             collect(wait=True)

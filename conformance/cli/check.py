@@ -39,7 +39,7 @@ from conformance.defaults import (
 )
 from conformance.errors import BadInput
 from conformance.harness import DEFAULT_MAX_SHRINK_SECONDS, CheckRun, run_check
-from conformance.parallel import CheckerError, Plan, run_parallel, start
+from conformance.parallel import CheckerError, Plan, Started, run_parallel, start
 from conformance.text import printable
 from conformance.verdict import Outputs, check_output_paths, claim_report_paths, conclude
 from conformance.worker import Worker
@@ -346,12 +346,20 @@ def _run_on_workers(args: argparse.Namespace, stream: dict[str, Any], strategy: 
         min_compared=args.min_compared,
         max_shrink_seconds=DEFAULT_MAX_SHRINK_SECONDS,
     )
-    started = start(plan, args.workers)
-    _header(
-        args,
-        name=started.name,
-        isolation=started.isolation,
-        references=started.references,
-        skipped=started.skipped,
+
+    def header(started: Started) -> None:
+        _header(
+            args,
+            name=started.name,
+            isolation=started.isolation,
+            references=started.references,
+            skipped=started.skipped,
+        )
+
+    return run_parallel(
+        plan,
+        start(plan, args.workers),
+        strategy=strategy,
+        progress=progress_printer("cases"),
+        on_ready=header,
     )
-    return run_parallel(plan, started, strategy=strategy, progress=progress_printer("cases"))
