@@ -8,7 +8,8 @@ run:
   (:func:`conformance.harness.draw_stream`, the same seed and options), and hands each
   case, with its position, to one of N checker processes (``python -m
   conformance.parallel``), keeping each one at most ``IN_FLIGHT`` cases ahead. It
-  draws while they check, so drawing costs no time of its own.
+  draws while they check, so drawing costs no time of its own, and while they start
+  (up to ``EARLY_CASES`` cases), when it has a core to itself.
 - **Routing.** JAX compiles a function once per process for each kind of case (a
   padded dense network, a layer type, per dtype: 24 functions and about 10 s on this
   project's 2-core machine for the default stream), so a case goes to the checker
