@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,13 @@ def test_quick_bench_prints_a_json_report_with_every_goal(quick_run):
     workers = report["details"]["workers"]
     assert workers["cases"] == bench.QUICK.workers_cases
     assert set(workers["median_wall_seconds"]) == {"1", "2"}
+    runs = workers["wall_seconds"]
+    assert len(runs["1"]) == len(runs["2"]) == workers["repeats"]
+    pairs = zip(runs["1"], runs["2"], strict=True)
+    assert workers["pair_ratios"] == [one / two for one, two in pairs]
+    assert workers["median_pair_ratio"] == statistics.median(workers["pair_ratios"])
+    row = next(row for row in report["rows"] if row["name"].startswith("check --workers 2"))
+    assert row["ratio"] == workers["median_pair_ratio"]
     for row in report["rows"]:
         assert row["ratio"] > 0 and np.isfinite(row["ratio"])
         assert row["met"] == (None if row["goal"] is None else row["ratio"] >= row["goal"])

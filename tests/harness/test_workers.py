@@ -3,6 +3,7 @@ in verdict, counts, outcomes and saved counterexample."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -213,6 +214,40 @@ def test_a_checker_process_that_dies_is_an_error_not_a_hang(fork, monkeypatch):
             dead.receive()
     finally:
         started.close(kill=True)
+
+
+@pytest.mark.parametrize("early", [1, 7, parallel.EARLY_CASES])
+def test_cases_drawn_while_the_checkers_start_give_the_single_process_run(early, monkeypatch):
+    """This process draws up to EARLY_CASES cases before the checker processes are ready,
+    says they are ready once (before any outcome), then hands the cases over."""
+    monkeypatch.setattr(parallel, "EARLY_CASES", early)
+    from conformance.strategies import case_stream
+
+    plan = dataclasses.replace(_plan(), cases=25, seed=5)
+    one = check("impl:gradients", against="numeric", cases=25, seed=5)
+    events: list[str] = []
+    heard = parallel.Started.hear
+
+    def hearing(self, *, wait):
+        events.append("wait" if wait else "poll")
+        return heard(self, wait=wait)
+
+    monkeypatch.setattr(parallel.Started, "hear", hearing)
+    two = parallel.run_parallel(
+        plan,
+        parallel.start(plan, 2),
+        strategy=case_stream(),
+        progress=lambda done, total: events.append("outcome"),
+        on_ready=lambda started: events.append(f"ready {started.name} {started.references}"),
+    )
+    assert _signature(two) == _signature(one)
+    ready = [event for event in events if event.startswith("ready")]
+    assert ready == ["ready impl ['numeric']"]
+    assert events.index(ready[0]) < events.index("outcome")
+    assert events.count("outcome") == 25
+    heard_until_ready = events[: events.index(ready[0])]
+    assert "wait" in heard_until_ready  # it stopped drawing at EARLY_CASES, or at the end
+    assert heard_until_ready.count("poll") <= min(early, 25)
 
 
 def test_workers_need_an_implementation_a_process_can_import():
