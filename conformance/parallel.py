@@ -330,11 +330,14 @@ class _Checker:
             ) from None
 
     def close(self) -> None:
+        """Close its pipes, once (a number closed twice could by then be another file's)."""
         for fd in (self.to_child, self.from_child):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.to_child = self.from_child = -1
 
 
 @dataclass

@@ -197,8 +197,17 @@ def test_a_stopped_run_leaves_no_checker_process(fork, monkeypatch):
     pids = [checker.pid for checker in started.checkers]
     assert len(set(pids)) == 2 and all(_running(pid) for pid in pids)
     assert len(started.processes) == (1 if fork else 2)
+    pipe = started.checkers[0].from_child
     started.close(kill=True)  # as on Ctrl-C
     assert not any(_running(pid) for pid in pids)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    reused = os.dup2(devnull, pipe)  # another file now has the number a pipe had
+    try:
+        started.close(kill=True)  # again, as when a run stops while it stops
+        os.fstat(reused)  # still open: the pipes' numbers were not closed twice
+    finally:
+        os.close(reused)
+        os.close(devnull)
 
 
 @pytest.mark.parametrize("fork", STARTS)
