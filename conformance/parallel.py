@@ -187,8 +187,8 @@ def _checker(from_parent: int, to_parent: int, hello: Mapping[str, Any]) -> int:
                     known=message["known"],
                 )
                 send(to_parent, {"run": run})
-    except EOFError:
-        return 0  # the parent is done
+    except (EOFError, BrokenPipeError):
+        return 0  # the parent is done, or was killed: nothing is left to tell it
     finally:
         tested.close()
 

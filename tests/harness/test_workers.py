@@ -8,6 +8,7 @@ import json
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -257,6 +258,37 @@ def test_cases_drawn_while_the_checkers_start_give_the_single_process_run(early,
     heard_until_ready = events[: events.index(ready[0])]
     assert "wait" in heard_until_ready  # it stopped drawing at EARLY_CASES, or at the end
     assert heard_until_ready.count("poll") <= min(early, 25)
+
+
+def test_killing_the_run_ends_its_checker_processes_quietly(folder):
+    """kill -9 of the command: its checker processes (and theirs) see their pipes close
+    and end, without a traceback; the last of them closes the command's stderr."""
+    command = [sys.executable, "-m", "conformance", "check", "--impl", "mynet.py:gradients"]
+    process = subprocess.Popen(
+        [*command, "--cases", "2000", "--workers", "2", *SUPPORTED],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        for line in process.stdout:  # the header is printed once the checkers are ready
+            if b"worker processes" in line:
+                break
+        time.sleep(1)  # mid-run
+    finally:
+        process.kill()
+    process.wait()
+    stderr, deadline = b"", time.monotonic() + 30
+    while time.monotonic() < deadline:  # until every process holding stderr has ended
+        if select.select([process.stderr], [], [], 1)[0]:
+            chunk = os.read(process.stderr.fileno(), 1 << 16)
+            if not chunk:
+                break
+            stderr += chunk
+    else:
+        pytest.fail("a process of the run outlived it by 30 s")
+    assert b"Traceback" not in stderr, stderr.decode()
 
 
 def test_workers_need_an_implementation_a_process_can_import():
