@@ -195,6 +195,12 @@ def test_what_the_implementation_prints_never_reaches_stdout(tmp_path):
     assert "printed by" in completed.stderr
 
 
+def _default_sigint() -> None:
+    # A shell starts a background job (pytest run with `&` in a script) with SIGINT
+    # ignored, and a child inherits that: a terminal's foreground job has the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _started(*options):
     """``check`` in a process group of its own (as a terminal runs it), once it has begun."""
     process = subprocess.Popen(
@@ -205,6 +211,7 @@ def _started(*options):
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
     )
     for line in process.stdout:  # the header ends with the isolation line, or a skipped one
         if line.startswith("seed:"):
