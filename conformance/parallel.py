@@ -479,10 +479,11 @@ def start(plan: Plan, workers: int) -> Started:
         for number, pair in enumerate(ends)
     ]
     started = Started(checkers, [process for process, _ in spawned], compile_cache)
-    if _may_compare_with_jax(plan):
-        from references.jax_backend import JaxBackend
+    # Until the checkers say whether jax is one of the references, the cases drawn are
+    # read as if it were (it parses the case; it imports no jax).
+    from references.jax_backend import JaxBackend
 
-        started.programs = JaxBackend().programs  # parses the case; imports no jax
+    started.programs = JaxBackend().programs
     try:
         for checker in checkers:
             hello = {"plan": plan, "sys_path": list(sys.path), "warm_dtype": checker.warm_dtype}
@@ -491,19 +492,6 @@ def start(plan: Plan, workers: int) -> Started:
         started.close(kill=True)
         raise
     return started
-
-
-def _may_compare_with_jax(plan: Plan) -> bool:
-    """Whether jax is among the run's references if installed, as
-    :func:`conformance.backends.select_references` chooses them: every one unless
-    ``--against`` names some, and those ``--require`` names."""
-    from conformance.validation import reference_names
-
-    try:
-        against = reference_names(plan.against)
-        return not against or "jax" in against + reference_names(list(plan.require))
-    except ValueError:
-        return True  # the checker processes report the bad name
 
 
 @dataclass

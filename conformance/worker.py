@@ -500,36 +500,36 @@ def spawn_module_channels(
     """:func:`spawn_module` with ``count`` pairs of pipes, ``python -m MODULE TO_READ
     FROM_WRITE ...`` (a pair for each process the child will fork, say). Returns the
     process and, for each pair, the end to send on and the end to receive from."""
-    ends: list[tuple[int, int]] = []
-    childs: list[int] = []
+    ours: list[int] = []  # for each pair: the end to send on, the end to receive from
+    theirs: list[int] = []  # for each pair: the end the child reads, the end it writes
     try:
         for _ in range(count):
-            to_child_read, to_child = os.pipe()
-            ends.append((to_child, -1))
-            childs.append(to_child_read)
-            from_child, from_child_write = os.pipe()
-            ends[-1] = (to_child, from_child)
-            childs.append(from_child_write)
+            child_reads, to_child = os.pipe()
+            ours.append(to_child)
+            theirs.append(child_reads)
+            from_child, child_writes = os.pipe()
+            ours.append(from_child)
+            theirs.append(child_writes)
         package_root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, **environment}
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [package_root, os.environ.get("PYTHONPATH")])
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", module, *map(str, childs)],
-            pass_fds=childs,
+            [sys.executable, "-m", module, *map(str, theirs)],
+            pass_fds=theirs,
             stdin=subprocess.DEVNULL,
             stdout=_stderr_fd(),
             env=env,
         )
     except BaseException:
-        for fd in [end for pair in ends for end in pair if end >= 0]:
+        for fd in ours:
             os.close(fd)
         raise
     finally:
-        for fd in childs:
+        for fd in theirs:
             os.close(fd)
-    return process, ends
+    return process, list(zip(ours[0::2], ours[1::2], strict=True))
 
 
 def _stderr_fd() -> int:

@@ -861,24 +861,21 @@ def workers_rows(measured: Mapping[str, Any]) -> list[Row]:
     medians = measured["median_wall_seconds"]
     workers = measured["workers"]
     one, several = medians["1"], medians[str(workers)]
-    # The ratio: the median of the pairs' ratios (a report from before pairs were kept:
-    # the ratio of the medians, given in the note too).
-    ratio = measured.get("median_pair_ratio", one / several)
-    pairs = ", ".join(f"{pair:.2f}x" for pair in measured.get("pair_ratios", []))
+    pairs = ", ".join(f"{pair:.2f}x" for pair in measured["pair_ratios"])
     return [
         Row(
             name=f"check --workers {workers} vs --workers 1 ({measured['cases']} cases)",
             ours=f"{workers} workers {_duration(several)}",
             peer=f"1 worker {_duration(one)}",
-            ratio=ratio,
+            ratio=measured["median_pair_ratio"],
             goal=WORKERS_GOAL,
             goal_text=f">= {WORKERS_GOAL:g}x on 2 cores",
             note=(
                 f"whole processes against every available reference, the same {measured['cases']}"
                 f" cases (seed {measured['seed']}), {measured['repeats']} pairs of runs in "
-                f"turns; times are medians; the ratio is the median of the pairs' ratios"
-                + (f" ({pairs}; the medians' ratio is {one / several:.2f}x)" if pairs else "")
-                + f"; {measured['usable_cores']} usable cores; the verdict, counts and saved "
+                f"turns; times are medians; the ratio is the median of the pairs' ratios "
+                f"({pairs}; the medians' ratio is {one / several:.2f}x); "
+                f"{measured['usable_cores']} usable cores; the verdict, counts and saved "
                 "counterexample are the same" + _drawing_note(measured)
             ),
         )
@@ -889,9 +886,7 @@ def _drawing_note(measured: Mapping[str, Any]) -> str:
     """How many checker processes one drawing process keeps busy, estimated from this
     run: a case costs the single process its median time per case, of which the
     drawing is measured on its own; the rest is checking."""
-    drawing = measured.get("drawing_seconds_per_case")
-    if not drawing:
-        return ""  # a report from before this was measured
+    drawing = measured["drawing_seconds_per_case"]
     per_case = measured["median_wall_seconds"]["1"] / measured["cases"]
     return (
         f"; the drawing process spends {_duration(drawing)} per case and one process "
