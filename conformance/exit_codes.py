@@ -15,8 +15,9 @@ MISSING_BACKEND = 3
 """A backend the user required (``--require``, or named explicitly) is not installed."""
 
 INTERRUPTED = 130
-"""The run was interrupted (Ctrl-C, SIGINT) before it ended: its verdict is incomplete and
-its reports say so (128 + SIGINT, what a shell reports for a process stopped by Ctrl-C)."""
+"""The run was interrupted (Ctrl-C, SIGINT, or SIGTERM, as ``timeout`` or a CI job's time
+limit sends) before it ended: its verdict is incomplete and its reports say so (128 +
+SIGINT, what a shell reports for a process stopped by Ctrl-C)."""
 
 DESCRIPTIONS = {
     OK: "all checks agree",

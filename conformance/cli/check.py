@@ -55,8 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "implementation under test and with each reference, compare entry by entry, and "
         "shrink any mismatch to a minimal case file that replays.",
         epilog="exit codes: 0 all agree, 1 a mismatch or an error of the implementation, "
-        "2 bad usage or input, 3 a required backend is missing, 130 interrupted (Ctrl-C; the "
-        "reports are marked incomplete)",
+        "2 bad usage or input, 3 a required backend is missing, 130 interrupted (Ctrl-C or "
+        "SIGTERM; the reports are marked incomplete)",
     )
     add_backend_options(parser)
     parser.add_argument(

@@ -279,16 +279,57 @@ def test_killing_the_run_ends_its_checker_processes_quietly(folder):
     finally:
         process.kill()
     process.wait()
-    stderr, deadline = b"", time.monotonic() + 30
-    while time.monotonic() < deadline:  # until every process holding stderr has ended
-        if select.select([process.stderr], [], [], 1)[0]:
-            chunk = os.read(process.stderr.fileno(), 1 << 16)
-            if not chunk:
-                break
-            stderr += chunk
-    else:
-        pytest.fail("a process of the run outlived it by 30 s")
+    stderr = _rest_of(process.stderr)
     assert b"Traceback" not in stderr, stderr.decode()
+
+
+def _rest_of(stream) -> bytes:
+    """What is left to read on a run's stream, once every process holding it has ended
+    (a failure if one outlives the run by 30 s)."""
+    read, deadline = b"", time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if select.select([stream], [], [], 1)[0]:
+            chunk = os.read(stream.fileno(), 1 << 16)
+            if not chunk:
+                return read
+            read += chunk
+    pytest.fail("a process of the run outlived it by 30 s")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_stops_the_run_as_ctrl_c_does_and_leaves_nothing_behind(folder, workers):
+    """SIGTERM to the command alone (what `timeout` or a CI job's time limit sends): the
+    summary so far, an incomplete report, exit 130, no traceback; its temporary folders
+    (Hypothesis's, the run's JAX cache) are removed and no process of the run is left.
+    Before, the process ended at once and left its temporary folders behind; and a run
+    stopped while JAX compiled (here, 1 s after the header) then crashed in the
+    interpreter's teardown (exit -11), with Ctrl-C too."""
+    temporary = folder / "tmp"
+    temporary.mkdir()
+    report = folder / "check.json"
+    command = [sys.executable, "-m", "conformance", "check", "--impl", "mynet.py:gradients"]
+    process = subprocess.Popen(
+        [*command, "--cases", "2000", "--workers", workers, "--report-json", str(report)],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(temporary)},
+    )
+    try:
+        for line in process.stdout:  # the header
+            if line.startswith(b"seed:"):
+                break
+        time.sleep(1)  # mid-run
+        process.terminate()
+        stdout, stderr = _rest_of(process.stdout), _rest_of(process.stderr)
+        assert process.wait(timeout=30) == 130, (stdout + stderr).decode()
+    finally:
+        process.kill()
+    assert b"Traceback" not in stderr, stderr.decode()
+    assert b"interrupted" in stdout and b"cases checked: " in stdout, stdout.decode()
+    data = json.loads(report.read_text())
+    assert data["complete"] is False and data["exit_code"] == 130
+    assert list(temporary.iterdir()) == []
 
 
 def test_workers_need_an_implementation_a_process_can_import():
