@@ -570,7 +570,7 @@ def run_parallel(
     they are closed at the end. Until they are ready, this process draws up to
     ``EARLY_CASES`` cases, then calls ``on_ready`` (with what the checker processes
     said: the implementation's name, the references). A Ctrl-C returns the run so far,
-    ``interrupted``."""
+    ``interrupted``; before they are ready, it is raised."""
     shard_index, shard_count = plan.shard
     merge = _Merge(plan.cases)
     checkers = started.checkers
@@ -657,6 +657,8 @@ def run_parallel(
         run = _merged(plan, started, merge, checkers)
     except KeyboardInterrupt:
         started.close(kill=True)
+        if not started.ready:  # nothing was checked, nor are the references known
+            raise  # as a single-process run stopped while it starts
         run = _run_record(plan, started)
         run.outcomes = merge.kept()
         run.interrupted = True

@@ -76,8 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Callable in-process any number of times (the tests do): each call leaves the
     process as it found it (see :func:`process_state_restored`)."""
-    with process_state_restored():
-        return _run_command(argv)
+    try:
+        with process_state_restored():
+            return _run_command(argv)
+    except KeyboardInterrupt:  # outside a run (a run stops itself and reports): no traceback
+        print("interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
 
 
 def _run_command(argv: Sequence[str] | None) -> int:
@@ -100,9 +104,6 @@ def _run_command(argv: Sequence[str] | None) -> int:
         return error.exit_code
     except BrokenPipeError:
         return exit_codes.OK
-    except KeyboardInterrupt:  # outside a run (a run stops itself and reports): no traceback
-        print("interrupted", file=sys.stderr)
-        return exit_codes.INTERRUPTED
 
 
 def _stop_on_sigterm() -> None:

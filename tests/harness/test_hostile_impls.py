@@ -238,6 +238,38 @@ def test_ctrl_c_stops_with_the_summary_so_far_exit_130_and_incomplete_reports(tm
     assert '<property name="complete" value="false"' in xml and "interrupted" in xml
 
 
+def _interrupted_after(seconds, *options):
+    """``check`` given Ctrl-C ``seconds`` after it was started: its exit code and output."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "check", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
+    )
+    time.sleep(seconds)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr
+
+
+def test_ctrl_c_while_the_command_line_starts_is_exit_130_without_a_traceback():
+    """0.4 s in, Python is importing the command line's modules (about 0.8 s here): before,
+    that was a KeyboardInterrupt traceback and exit -2."""
+    code, stdout, stderr = _interrupted_after(0.4, "--cases", "100", *QUICK)
+    assert (code, stdout, stderr) == (130, "", "interrupted\n")
+
+
+def test_ctrl_c_before_the_checker_processes_are_ready_is_a_run_that_never_started():
+    """--workers 2 stopped while its checker processes import torch and jax: "interrupted"
+    and exit 130, as a single-process run stopped while it starts; before, a summary of
+    no case with a reference table of no reference."""
+    code, stdout, stderr = _interrupted_after(2, "--cases", "2000", "--workers", "2")
+    assert (code, stdout, stderr) == (130, "", "interrupted\n")
+
+
 def test_a_run_killed_midway_leaves_no_earlier_verdict_behind(tmp_path):
     report, junit = tmp_path / "check.json", tmp_path / "check.xml"
     report.write_text(json.dumps({"format": "backprop-conformance-report/1", "exit_code": 0}))
