@@ -210,21 +210,6 @@ class JaxBackend:
         network = _network(jax, parsed.layers)
         return np.asarray(network(parsed.weights, parsed.biases, parsed.inputs))
 
-    def _gradients_v2(self, jax: Any, parsed: ParsedV2) -> dict[str, Any]:
-        parsed.require_differentiable(self.name)
-        if self.bucket_small_cases and jax_buckets.fits(parsed):
-            return jax_buckets.gradients(
-                parsed, lambda kind, *args: self._bucketed(jax, kind, parsed)(*args)
-            )
-        jax_v2 = _version_2()
-        compiled = self._compiled_for(
-            jax,
-            ("version 2", parsed.signature()),
-            lambda: jax_v2.value_and_grad(jax, parsed),
-            jax_v2.compiler_options(jax),
-        )
-        return jax_v2.result(parsed, compiled(*jax_v2.arguments(parsed)))
-
     def _bucketed(self, jax: Any, kind: str, parsed: ParsedV2) -> Callable[..., Any]:
         """The compiled function of :mod:`references.jax_buckets` for ``kind`` in the
         case's dtype."""
@@ -235,52 +220,70 @@ class JaxBackend:
             jax_padded.COMPILER_OPTIONS,
         )
 
+    def _way(self, case: Mapping[str, Any]) -> tuple[str, Any, Any]:
+        """How :meth:`gradients` runs ``case``, and its parsed form: ``("bucket", parsed,
+        None)``, on :mod:`references.jax_buckets`' compiled functions, one per layer kind;
+        ``("version 2", parsed, signature)``, compiled per architecture
+        (:mod:`references.jax_v2`); ``("padded", parsed, signature)`` or ``("exact",
+        parsed, architecture)`` for a version 1 dense network. The error
+        :meth:`gradients` raises for a case it refuses."""
+        routed = route(case)
+        if isinstance(routed, ParsedV2):
+            routed.require_differentiable(self.name)
+            if self.bucket_small_cases and jax_buckets.fits(routed):
+                return "bucket", routed, None
+            return "version 2", routed, routed.signature()
+        parsed = parse_case(routed)
+        parsed.require_differentiable(self.name)
+        signature = jax_padded.signature(parsed) if self.pad_small_cases else None
+        if signature is not None:
+            return "padded", parsed, signature
+        return "exact", parsed, parsed.architecture()
+
     def programs(self, case: Mapping[str, Any]) -> frozenset[tuple[Any, ...]]:
         """The keys of the compiled functions :meth:`gradients` runs ``case`` on, found
         without importing jax or compiling anything: a parallel run hands a case to the
         checker process that has compiled them already (:mod:`conformance.parallel`).
         Empty for a case that :meth:`gradients` would refuse."""
         try:
-            routed = route(case)
-            if isinstance(routed, ParsedV2):
-                routed.require_differentiable(self.name)
-                if self.bucket_small_cases and jax_buckets.fits(routed):
-                    dtype = routed.dtype.name
-                    return frozenset(("bucket", kind, dtype) for kind in jax_buckets.kinds(routed))
-                return frozenset({("version 2", routed.signature())})
-            parsed = parse_case(routed)
-            parsed.require_differentiable(self.name)
+            way, parsed, key = self._way(case)
         except Exception:  # noqa: BLE001 - a case gradients() refuses needs no program
             return frozenset()
-        signature = jax_padded.signature(parsed) if self.pad_small_cases else None
-        if signature is not None:
-            return frozenset({("padded", signature)})
-        return frozenset({("exact", parsed.architecture())})
+        if way == "bucket":
+            dtype = parsed.dtype.name
+            return frozenset(("bucket", kind, dtype) for kind in jax_buckets.kinds(parsed))
+        return frozenset({(way, key)})
 
     def gradients(self, case: Mapping[str, Any]) -> dict[str, Any]:
         """The result of docs/contract.md (and docs/contract-v2.md), from
         ``jax.value_and_grad`` (compiled). A version 2 case with layers other than dense,
         or the dot loss, runs on :mod:`references.jax_v2`, compiled per architecture."""
         jax = _import_jax()
-        routed = route(case)
-        if isinstance(routed, ParsedV2):
-            return self._gradients_v2(jax, routed)
-        parsed = parse_case(routed)
-        parsed.require_differentiable(self.name)
-        signature = jax_padded.signature(parsed) if self.pad_small_cases else None
-        if signature is not None:
+        way, parsed, key = self._way(case)
+        if way == "bucket":
+            return jax_buckets.gradients(
+                parsed, lambda kind, *args: self._bucketed(jax, kind, parsed)(*args)
+            )
+        if way == "version 2":
+            jax_v2 = _version_2()
+            compiled = self._compiled_for(
+                jax,
+                (way, key),
+                lambda: jax_v2.value_and_grad(jax, parsed),
+                jax_v2.compiler_options(jax),
+            )
+            return jax_v2.result(parsed, compiled(*jax_v2.arguments(parsed)))
+        if way == "padded":
             padded = self._compiled_for(
                 jax,
-                ("padded", signature),
-                lambda: jax_padded.value_and_grad(jax, signature[1]),
+                (way, key),
+                lambda: jax_padded.value_and_grad(jax, key[1]),
                 jax_padded.COMPILER_OPTIONS,
             )
-            outputs = padded(*jax_padded.arguments(parsed, signature))
+            outputs = padded(*jax_padded.arguments(parsed, key))
             loss, y, weight_grads, bias_grads, input_grad = jax_padded.unpad(parsed, outputs)
         else:
-            exact = self._compiled_for(
-                jax, ("exact", parsed.architecture()), lambda: self._value_and_grad(jax, parsed)
-            )
+            exact = self._compiled_for(jax, (way, key), lambda: self._value_and_grad(jax, parsed))
             l2 = np.asarray(parsed.l2, dtype=parsed.dtype)
             (loss, y), (weight_grads, bias_grads, input_grad) = exact(
                 parsed.weights, parsed.biases, parsed.inputs, parsed.targets, l2
