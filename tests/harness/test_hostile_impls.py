@@ -195,6 +195,12 @@ def test_what_the_implementation_prints_never_reaches_stdout(tmp_path):
     assert "printed by" in completed.stderr
 
 
+# preexec_fn makes subprocess fork (then exec at once) instead of spawning, and Python
+# warns about forking this test process, which has JAX's threads: nothing runs between
+# the fork and the exec but _default_sigint.
+_FORKS_TO_EXEC = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+
+
 def _default_sigint() -> None:
     # A shell starts a background job (pytest run with `&` in a script) with SIGINT
     # ignored, and a child inherits that: a terminal's foreground job has the default.
@@ -219,6 +225,7 @@ def _started(*options):
     return process
 
 
+@_FORKS_TO_EXEC
 def test_ctrl_c_stops_with_the_summary_so_far_exit_130_and_incomplete_reports(tmp_path):
     report, junit = tmp_path / "check.json", tmp_path / "check.xml"
     process = _started(
@@ -255,6 +262,7 @@ def _interrupted_after(seconds, *options):
     return process.returncode, stdout, stderr
 
 
+@_FORKS_TO_EXEC
 def test_ctrl_c_while_the_command_line_starts_is_exit_130_without_a_traceback():
     """0.4 s in, Python is importing the command line's modules (about 0.8 s here): before,
     that was a KeyboardInterrupt traceback and exit -2."""
@@ -262,6 +270,7 @@ def test_ctrl_c_while_the_command_line_starts_is_exit_130_without_a_traceback():
     assert (code, stdout, stderr) == (130, "", "interrupted\n")
 
 
+@_FORKS_TO_EXEC
 def test_ctrl_c_before_the_checker_processes_are_ready_is_a_run_that_never_started():
     """--workers 2 stopped while its checker processes import torch and jax: "interrupted"
     and exit 130, as a single-process run stopped while it starts; before, a summary of
@@ -270,6 +279,7 @@ def test_ctrl_c_before_the_checker_processes_are_ready_is_a_run_that_never_start
     assert (code, stdout, stderr) == (130, "", "interrupted\n")
 
 
+@_FORKS_TO_EXEC
 def test_a_run_killed_midway_leaves_no_earlier_verdict_behind(tmp_path):
     report, junit = tmp_path / "check.json", tmp_path / "check.xml"
     report.write_text(json.dumps({"format": "backprop-conformance-report/1", "exit_code": 0}))
