@@ -207,15 +207,21 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _started(*options):
-    """``check`` in a process group of its own (as a terminal runs it), once it has begun."""
+def _started(*options, temporary=None):
+    """``check`` in a process group of its own (as a terminal runs it), once it has begun;
+    with its temporary folders in ``temporary`` (a run killed with SIGKILL cannot remove
+    them)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "conformance", "check", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            **({"TMPDIR": str(temporary)} if temporary else {}),
+        },
         start_new_session=True,
         preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
     )
@@ -286,7 +292,7 @@ def test_a_run_killed_midway_leaves_no_earlier_verdict_behind(tmp_path):
     junit.write_text('<testsuite name="old" tests="1" failures="0" errors="0" />')
     process = _started(
         "--impl", f"{HOSTILE}:slow", "--cases", "300", *QUICK,
-        "--report-json", str(report), "--junit-xml", str(junit),
+        "--report-json", str(report), "--junit-xml", str(junit), temporary=tmp_path,
     )  # fmt: skip
     process.kill()
     process.communicate(timeout=60)

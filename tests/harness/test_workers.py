@@ -269,7 +269,8 @@ def test_killing_the_run_ends_its_checker_processes_quietly(folder):
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a run killed with SIGKILL cannot remove its temporary folders
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(folder)},
     )
     try:
         for line in process.stdout:  # the header is printed once the checkers are ready
