@@ -207,11 +207,10 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _started(*options, temporary=None):
-    """``check`` in a process group of its own (as a terminal runs it), once it has begun;
-    with its temporary folders in ``temporary`` (a run killed with SIGKILL cannot remove
-    them)."""
-    process = subprocess.Popen(
+def _launched(*options, temporary=None):
+    """``check`` in a process group of its own, as a terminal runs it; with its temporary
+    folders in ``temporary`` (a run killed with SIGKILL cannot remove them)."""
+    return subprocess.Popen(
         [sys.executable, "-m", "conformance", "check", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -225,6 +224,11 @@ def _started(*options, temporary=None):
         start_new_session=True,
         preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
     )
+
+
+def _started(*options, temporary=None):
+    """``check`` launched (:func:`_launched`), once it has begun."""
+    process = _launched(*options, temporary=temporary)
     for line in process.stdout:  # the header ends with the isolation line, or a skipped one
         if line.startswith("seed:"):
             break
@@ -252,16 +256,8 @@ def test_ctrl_c_stops_with_the_summary_so_far_exit_130_and_incomplete_reports(tm
 
 
 def _interrupted_after(seconds, *options):
-    """``check`` given Ctrl-C ``seconds`` after it was started: its exit code and output."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "check", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        start_new_session=True,
-        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads start before the exec
-    )
+    """``check`` given Ctrl-C ``seconds`` after it was launched: its exit code and output."""
+    process = _launched(*options)
     time.sleep(seconds)
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
