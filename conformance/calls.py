@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from conformance.exit_codes import BROKE_CONTRACT, CRASHED
+from conformance.interrupts import requested as stop_requested
 
 Case = dict[str, Any]
 
@@ -270,8 +271,10 @@ def call_guarded(function: Callable[[Case], Any], case: Mapping[str, Any]) -> Ca
     except NotImplementedError as error:
         call = Call(UNSUPPORTED, problem=str(error) or "raised NotImplementedError")
     except BaseException as error:  # noqa: BLE001 - anything it raises is its outcome
-        if isinstance(error, KeyboardInterrupt) and _terminal_interrupts[0] != interrupts:
-            raise  # Ctrl-C from the terminal: the user stops the run
+        if isinstance(error, KeyboardInterrupt) and (
+            _terminal_interrupts[0] != interrupts or stop_requested()
+        ):
+            raise  # Ctrl-C from the terminal (or SIGTERM): the user stops the run
         problem = describe_exception(error)
         if isinstance(error, _STOPS_A_PROGRAM):
             problem += (

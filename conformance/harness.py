@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from conformance import interrupts
 from conformance.calls import (
     ERROR,
     NOT_COMPARABLE,
@@ -522,6 +523,7 @@ def run_check(
     known = known or {}
 
     def test(case: Case) -> None:
+        interrupts.raise_if_requested()
         if run.first_failure is None:
             drawn[0] += 1
             if (drawn[0] - 1) % shard_count != shard_index - 1:
@@ -549,20 +551,23 @@ def run_check(
             raise _CaseFailed(outcome)
 
     started = time.perf_counter()
-    try:
-        draw_stream(test, strategy=strategy, cases=cases, seed=seed, shrink=shrink)
-    except _CaseFailed as failed:
-        run.failure = failed.outcome
-    except _NoShrinking:
-        pass
-    except (FlakyFailure, Flaky):
-        pass  # the failure did not reproduce on replay; run.failure holds the last one seen
-    except KeyboardInterrupt:
-        run.interrupted = True
-    if run.failure is not None and not run.interrupted:
+    with interrupts.watched():
         try:
-            confirm_failure(run, implementation, references)
+            draw_stream(test, strategy=strategy, cases=cases, seed=seed, shrink=shrink)
+        except _CaseFailed as failed:
+            run.failure = failed.outcome
+        except _NoShrinking:
+            pass
+        except (FlakyFailure, Flaky):
+            pass  # the failure did not reproduce on replay; run.failure holds the last seen
         except KeyboardInterrupt:
             run.interrupted = True
+        if run.failure is not None and not run.interrupted:
+            try:
+                confirm_failure(run, implementation, references)
+            except KeyboardInterrupt:
+                run.interrupted = True
+        # asked to stop, though the exception was lost (conformance.interrupts)
+        run.interrupted = run.interrupted or interrupts.requested()
     run.seconds = time.perf_counter() - started
     return run

@@ -69,7 +69,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import bind_own_packages
+from conformance import bind_own_packages, interrupts
 
 bind_own_packages()  # a checker starts in the user's folder: their files must not shadow ours
 
@@ -624,6 +624,7 @@ def run_parallel(
             raise _StopDrawing from error
 
     def draw_and_hand(case: dict[str, Any]) -> None:
+        interrupts.raise_if_requested()
         index = drawn[0]
         drawn[0] += 1
         if index % shard_count != shard_index - 1:
@@ -641,20 +642,23 @@ def run_parallel(
 
     run: CheckRun
     try:
-        try:
-            draw_stream(
-                hand_over, strategy=strategy, cases=plan.cases, seed=plan.seed, shrink=False
-            )
-        except _StopDrawing:
-            pass
-        if failed:
-            raise failed[0]
-        ready(wait=True)
-        routing.dispatch(spill=True, failure=merge.first_failure)
-        while routing.pending or any(checker.in_flight for checker in checkers):
-            collect(wait=True)
+        with interrupts.watched():
+            try:
+                draw_stream(
+                    hand_over, strategy=strategy, cases=plan.cases, seed=plan.seed, shrink=False
+                )
+            except _StopDrawing:
+                pass
+            if failed:
+                raise failed[0]
+            ready(wait=True)
             routing.dispatch(spill=True, failure=merge.first_failure)
-        run = _merged(plan, started, merge, checkers)
+            while routing.pending or any(checker.in_flight for checker in checkers):
+                interrupts.raise_if_requested()
+                collect(wait=True)
+                routing.dispatch(spill=True, failure=merge.first_failure)
+            interrupts.raise_if_requested()
+            run = _merged(plan, started, merge, checkers)
     except KeyboardInterrupt:
         started.close(kill=True)
         if not started.ready:  # nothing was checked, nor are the references known

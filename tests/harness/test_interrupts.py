@@ -1,0 +1,77 @@
+"""A Ctrl-C stops a run even when Python loses its KeyboardInterrupt (conformance.interrupts)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from conformance.backends import resolve_backend
+from conformance.harness import run_check
+from references.registry import REFERENCE_BACKENDS
+
+
+class _RaisesSigintWhenDropped:
+    def __del__(self):
+        # raise_signal runs the Python handler at once: its KeyboardInterrupt leaves __del__,
+        # where Python prints "Exception ignored in ..." and drops it (as in Hypothesis's
+        # garbage-collector callback, where Ctrl-C was lost under pytest)
+        signal.raise_signal(signal.SIGINT)
+
+
+class _CtrlCLostOnCase:
+    """impl, but while it computes case number ``lost`` (from 1) a Ctrl-C arrives and its
+    KeyboardInterrupt is lost; records the SIGINT handler it runs under."""
+
+    name = "impl"
+
+    def __init__(self, lost: int):
+        self.inner, self.lost, self.calls, self.handlers = resolve_backend("impl"), lost, 0, []
+
+    def gradients(self, case):
+        self.calls += 1
+        self.handlers.append(signal.getsignal(signal.SIGINT))
+        if self.calls == self.lost:
+            _RaisesSigintWhenDropped()  # dropped at once
+        return self.inner.gradients(case)
+
+
+def _run(tested):
+    return run_check(tested, [REFERENCE_BACKENDS["numeric"]], cases=30, seed=4, shrink=False)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_whose_exception_is_lost_still_stops_the_run_before_its_next_case():
+    """Before, the run checked all 30 cases and passed."""
+    tested = _CtrlCLostOnCase(lost=3)
+    run = _run(tested)
+    assert run.interrupted
+    assert len(run.outcomes) == 3 and tested.calls == 3  # the case it was in, none after
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_lost_in_the_last_case_makes_an_interrupted_run_not_a_pass():
+    tested = _CtrlCLostOnCase(lost=30)
+    run = _run(tested)
+    assert run.interrupted and len(run.outcomes) == 30
+
+
+def test_an_ignored_sigint_stays_ignored_during_a_run():
+    """A run started with SIGINT ignored (a background job) is not made to stop by one."""
+    tested = _CtrlCLostOnCase(lost=0)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run = _run(tested)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not run.interrupted and len(run.outcomes) == 30
+    assert set(tested.handlers) == {signal.SIG_IGN}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_run_leaves_no_request_behind_for_the_next():
+    interrupted = _run(_CtrlCLostOnCase(lost=2))
+    assert interrupted.interrupted
+    after = _run(_CtrlCLostOnCase(lost=0))
+    assert not after.interrupted and len(after.outcomes) == 30
