@@ -126,7 +126,18 @@ def machine_text(info: Mapping[str, Any]) -> str:
 
 
 def _ratio(row: Row) -> str:
-    return f"{row.ratio:.2f}x" if row.ratio < 100 else f"{row.ratio:.0f}x"
+    """The ratio to two decimals, or as many more as it takes to show on which side of
+    its goal it falls: 1.595x, not a "1.60x" that did not meet a goal of 1.6x."""
+    if row.ratio >= 100:
+        return f"{row.ratio:.0f}x"
+    decimals = 2
+    while (
+        row.goal is not None
+        and decimals < 6
+        and (round(row.ratio, decimals) >= row.goal) != row.met
+    ):
+        decimals += 1
+    return f"{row.ratio:.{decimals}f}x"
 
 
 def _met(row: Row) -> str:

@@ -125,6 +125,27 @@ def test_the_terminal_table_fits_100_columns():
     assert "    a against b: 2.00x (about 4x)" in text
 
 
+@pytest.mark.parametrize(
+    ("ratio", "shown", "verdict"),
+    [
+        (1.5954, "1.595x", "NOT MET"),  # the 2-worker row of a bench run: "1.60x" said it met
+        (1.59996, "1.59996x", "NOT MET"),
+        (1.6, "1.60x", "met"),
+        (1.6049, "1.60x", "met"),
+        (1.62, "1.62x", "met"),
+        (1.57, "1.57x", "NOT MET"),
+    ],
+)
+def test_a_ratio_is_shown_on_the_side_of_its_goal_it_falls(ratio, shown, verdict):
+    from conformance.bench.report import terminal_table
+
+    row = bench.Row("workers", "2 workers", "1 worker", ratio, 1.6, ">= 1.6x on 2 cores")
+    assert f": {shown} (goal >= 1.6x on 2 cores: {verdict})" in terminal_table(
+        bench.Bench(rows=[row])
+    )
+    assert f"| {shown} |" in table(bench.Bench(rows=[row]))
+
+
 def test_quick_bench_writes_the_table_and_the_chart(quick_run):
     completed, out = quick_run
     assert completed.returncode == 0, completed.stderr[-3000:]
