@@ -659,6 +659,8 @@ def run_parallel(
                 routing.dispatch(spill=True, failure=merge.first_failure)
             interrupts.raise_if_requested()
             run = _merged(plan, started, merge, checkers)
+            # asked to stop while a checker shrank, though the exception was lost
+            run.interrupted = run.interrupted or interrupts.requested()
     except KeyboardInterrupt:
         started.close(kill=True)
         if not started.ready:  # nothing was checked, nor are the references known

@@ -109,3 +109,12 @@ def run_in(folder: Path, *command: str, timeout: float = 600) -> subprocess.Comp
     return subprocess.run(
         list(command), cwd=folder, capture_output=True, text=True, timeout=timeout, env=env
     )
+
+
+class RaisesSigintWhenDropped:
+    """Made and dropped at once, a Ctrl-C whose KeyboardInterrupt Python loses: the
+    exception leaves ``__del__``, where Python prints "Exception ignored in ..." and drops
+    it, as it does in Hypothesis's garbage-collector callback (conformance.interrupts)."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # runs the Python handler at once

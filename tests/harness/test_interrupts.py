@@ -9,14 +9,7 @@ import pytest
 from conformance.backends import resolve_backend
 from conformance.harness import run_check
 from references.registry import REFERENCE_BACKENDS
-
-
-class _RaisesSigintWhenDropped:
-    def __del__(self):
-        # raise_signal runs the Python handler at once: its KeyboardInterrupt leaves __del__,
-        # where Python prints "Exception ignored in ..." and drops it (as in Hypothesis's
-        # garbage-collector callback, where Ctrl-C was lost under pytest)
-        signal.raise_signal(signal.SIGINT)
+from tests.support import RaisesSigintWhenDropped
 
 
 class _CtrlCLostOnCase:
@@ -32,7 +25,7 @@ class _CtrlCLostOnCase:
         self.calls += 1
         self.handlers.append(signal.getsignal(signal.SIGINT))
         if self.calls == self.lost:
-            _RaisesSigintWhenDropped()  # dropped at once
+            RaisesSigintWhenDropped()
         return self.inner.gradients(case)
 
 

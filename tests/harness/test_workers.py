@@ -21,7 +21,7 @@ from conformance.api import check
 from conformance.case import case_text
 from conformance.report import exit_code
 from tests.harness import planted_bugs
-from tests.support import ROOT, run_in
+from tests.support import ROOT, RaisesSigintWhenDropped, run_in
 
 USER_MODULE = (ROOT / "examples" / "user_mlp.py").read_text(encoding="utf-8")
 SUPPORTED = ("--activations", "sigmoid,tanh,identity", "--losses", "half_sse,mse")
@@ -224,6 +224,25 @@ def test_a_checker_process_that_dies_is_an_error_not_a_hang(fork, monkeypatch):
             dead.receive()
     finally:
         started.close(kill=True)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_whose_exception_is_lost_still_stops_a_parallel_run():
+    """While this process collects its third outcome a Ctrl-C arrives and Python loses its
+    KeyboardInterrupt (conformance.interrupts): the run stops before its next case and is
+    interrupted. Before, it went on to the end and passed."""
+    from conformance.strategies import case_stream
+
+    plan = dataclasses.replace(_plan(), cases=200)
+
+    def progress(done: int, total: int) -> None:
+        if done == 3:
+            RaisesSigintWhenDropped()
+
+    run = parallel.run_parallel(
+        plan, parallel.start(plan, 2), strategy=case_stream(), progress=progress
+    )
+    assert run.interrupted and 3 <= len(run.outcomes) < 200
 
 
 @pytest.mark.parametrize("early", [1, 7, parallel.EARLY_CASES])
