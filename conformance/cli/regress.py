@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from conformance import exit_codes
+from conformance import exit_codes, interrupts
 from conformance.calls import Tested
 from conformance.case import Case, load_case
 from conformance.cli.check import outputs_of, started
@@ -169,29 +169,34 @@ def _run(
         for orphan in orphan_goldens(suite)
     ]
     try:
-        for entry in entries:
-            case = load_case(entry.case_path, max_bytes=args.max_case_bytes)
-            if args.update_golden:
-                written, outcome = _write_verified(case, entry.golden_path, tested, references)
-                status = "golden written" if written else f"golden NOT written ({outcome.status})"
-            else:
-                try:
-                    golden = read_golden(entry.golden_path, case, max_bytes=args.max_case_bytes)
-                except GoldenError as error:
-                    golden_errors.append(str(error))
-                    print(f"{printable(entry.name)}: golden error")
-                    continue
-                outcome = check_case(
-                    case, tested, [*references, golden_backend(golden, case)], skip=args.skip
-                )
-                status = outcome.status
-            run_record.outcomes.append(outcome)
-            run_record.seconds += outcome.seconds
-            print(f"{printable(entry.name)}: {status}")
-            if outcome.failed:
-                print("  " + outcome.describe().replace("\n", "\n  "))
-            if outcome.failed and run_record.failure is None:
-                run_record.failure = run_record.first_failure = outcome
+        with interrupts.watched():
+            for entry in entries:
+                interrupts.raise_if_requested()  # a Ctrl-C Python lost
+                case = load_case(entry.case_path, max_bytes=args.max_case_bytes)
+                if args.update_golden:
+                    written, outcome = _write_verified(case, entry.golden_path, tested, references)
+                    status = (
+                        "golden written" if written else f"golden NOT written ({outcome.status})"
+                    )
+                else:
+                    try:
+                        golden = read_golden(entry.golden_path, case, max_bytes=args.max_case_bytes)
+                    except GoldenError as error:
+                        golden_errors.append(str(error))
+                        print(f"{printable(entry.name)}: golden error")
+                        continue
+                    outcome = check_case(
+                        case, tested, [*references, golden_backend(golden, case)], skip=args.skip
+                    )
+                    status = outcome.status
+                run_record.outcomes.append(outcome)
+                run_record.seconds += outcome.seconds
+                print(f"{printable(entry.name)}: {status}")
+                if outcome.failed:
+                    print("  " + outcome.describe().replace("\n", "\n  "))
+                if outcome.failed and run_record.failure is None:
+                    run_record.failure = run_record.first_failure = outcome
+            interrupts.raise_if_requested()  # lost on the last one
     except KeyboardInterrupt:
         run_record.interrupted = True
     for message in golden_errors:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from conformance import interrupts
 from conformance.case import load_saved_case
 from conformance.cli.check import outputs_of, started
 from conformance.cli.display import print_where_it_runs
@@ -129,19 +130,22 @@ def run(args: argparse.Namespace) -> int:
             skipped_quantities=args.skip,
         )
         try:
-            for path, case in zip(args.case, cases, strict=True):
-                if len(cases) > 1:
-                    print(f"{printable(path)}:")
-                print(f"case: {describe_architecture(case)}")
-                outcome = check_case(case, tested, references, skip=args.skip)
-                check_run.outcomes.append(outcome)
-                check_run.seconds += outcome.seconds
-                if outcome.failed and check_run.failure is None:
-                    check_run.failure = check_run.first_failure = outcome
-                elif not outcome.failed:
-                    print(outcome.describe())
-                elif len(cases) > 1:
-                    print(outcome.verdict)
+            with interrupts.watched():
+                for path, case in zip(args.case, cases, strict=True):
+                    interrupts.raise_if_requested()  # a Ctrl-C Python lost
+                    if len(cases) > 1:
+                        print(f"{printable(path)}:")
+                    print(f"case: {describe_architecture(case)}")
+                    outcome = check_case(case, tested, references, skip=args.skip)
+                    check_run.outcomes.append(outcome)
+                    check_run.seconds += outcome.seconds
+                    if outcome.failed and check_run.failure is None:
+                        check_run.failure = check_run.first_failure = outcome
+                    elif not outcome.failed:
+                        print(outcome.describe())
+                    elif len(cases) > 1:
+                        print(outcome.verdict)
+                interrupts.raise_if_requested()  # lost on the last one
         except KeyboardInterrupt:
             check_run.interrupted = True
     return conclude(check_run, outputs)

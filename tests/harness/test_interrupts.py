@@ -9,7 +9,7 @@ import pytest
 from conformance.backends import resolve_backend
 from conformance.harness import run_check
 from references.registry import REFERENCE_BACKENDS
-from tests.support import RaisesSigintWhenDropped
+from tests.support import ROOT, RaisesSigintWhenDropped, run_cli
 
 
 class _CtrlCLostOnCase:
@@ -68,3 +68,28 @@ def test_a_run_leaves_no_request_behind_for_the_next():
     assert interrupted.interrupted
     after = _run(_CtrlCLostOnCase(lost=0))
     assert not after.interrupted and len(after.outcomes) == 30
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("command", ["replay", "regress"])
+def test_replay_and_regress_stop_at_a_ctrl_c_python_lost(command, monkeypatch):
+    """Their loops over case files stop before the next file: exit 130, not a pass."""
+    from conformance.cli import regress, replay
+    from conformance.harness import check_case
+
+    checked = []
+
+    def losing_a_ctrl_c(*args, **options):
+        checked.append(args[0])
+        if len(checked) == 1:
+            RaisesSigintWhenDropped()
+        return check_case(*args, **options)
+
+    module = replay if command == "replay" else regress
+    monkeypatch.setattr(module, "check_case", losing_a_ctrl_c)
+    cases = sorted((ROOT / "regression" / "cases").glob("doc00*.json"))[:3]
+    assert len(cases) == 3
+    arguments = [*map(str, cases)] if command == "replay" else []  # the whole suite
+    completed = run_cli(command, *arguments, "--against", "numeric")
+    assert completed.returncode == 130, completed.stdout + completed.stderr
+    assert len(checked) == 1 and "interrupted" in completed.stdout
