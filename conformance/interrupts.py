@@ -12,12 +12,16 @@ line turns into the same exception (:mod:`conformance.cli.main`), takes it too.
 While a run is :func:`watched`, each of those signals is also written down before it
 raises as it did; the run calls :func:`raise_if_requested` before each case, so a lost
 exception is raised again there, and a run that was asked to stop is an interrupted run
-even if it checked its last case meanwhile (:func:`requested`).
+even if it checked its last case meanwhile (:func:`requested`). The lost exception is
+then not printed as "Exception ignored in ... Traceback ... KeyboardInterrupt" (the
+command line promises no traceback for a Ctrl-C), nor turned into a warning by pytest:
+it is not lost any more. Any other exception Python cannot raise is reported as before.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,12 +47,22 @@ def watched() -> Iterator[None]:
     for number, handler in previous.items():
         if callable(handler):
             signal.signal(number, _recording(handler))
+    previous_hook = sys.unraisablehook
+
+    def unraisable(report: Any) -> None:
+        if isinstance(report.exc_value, KeyboardInterrupt) and _requested:
+            return  # a stop this run saw: raise_if_requested raises it again
+        previous_hook(report)
+
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         for number, handler in previous.items():
             if callable(handler):
                 signal.signal(number, handler)
+        if sys.unraisablehook is unraisable:  # unless someone has put their own since
+            sys.unraisablehook = previous_hook
         _requested.clear()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import pytest
 
@@ -33,17 +34,41 @@ def _run(tested):
     return run_check(tested, [REFERENCE_BACKENDS["numeric"]], cases=30, seed=4, shrink=False)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_ctrl_c_whose_exception_is_lost_still_stops_the_run_before_its_next_case():
-    """Before, the run checked all 30 cases and passed."""
+def test_a_ctrl_c_whose_exception_is_lost_still_stops_the_run_before_its_next_case(
+    monkeypatch,
+):
+    """Before, the run checked all 30 cases and passed, and Python printed the lost
+    exception's traceback ("Exception ignored in ...")."""
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
     tested = _CtrlCLostOnCase(lost=3)
     run = _run(tested)
     assert run.interrupted
     assert len(run.outcomes) == 3 and tested.calls == 3  # the case it was in, none after
+    assert reported == []  # not printed: it is not lost any more
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert sys.unraisablehook == reported.append
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+class _RaisesWhenDropped:
+    def __del__(self):
+        raise ValueError("not a Ctrl-C")
+
+
+def test_other_exceptions_python_cannot_raise_are_reported_as_before(monkeypatch):
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class Dropping(_CtrlCLostOnCase):
+        def gradients(self, case):
+            _RaisesWhenDropped()
+            return super().gradients(case)
+
+    run = _run(Dropping(lost=0))
+    assert not run.interrupted and len(run.outcomes) == 30
+    assert [type(report.exc_value) for report in reported] == [ValueError] * 30
+
+
 def test_a_ctrl_c_lost_in_the_last_case_makes_an_interrupted_run_not_a_pass():
     tested = _CtrlCLostOnCase(lost=30)
     run = _run(tested)
@@ -62,7 +87,6 @@ def test_an_ignored_sigint_stays_ignored_during_a_run():
     assert set(tested.handlers) == {signal.SIG_IGN}
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_run_leaves_no_request_behind_for_the_next():
     interrupted = _run(_CtrlCLostOnCase(lost=2))
     assert interrupted.interrupted
@@ -70,7 +94,6 @@ def test_a_run_leaves_no_request_behind_for_the_next():
     assert not after.interrupted and len(after.outcomes) == 30
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("command", ["replay", "regress"])
 def test_replay_and_regress_stop_at_a_ctrl_c_python_lost(command, monkeypatch):
     """Their loops over case files stop before the next file: exit 130, not a pass."""

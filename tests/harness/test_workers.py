@@ -226,7 +226,6 @@ def test_a_checker_process_that_dies_is_an_error_not_a_hang(fork, monkeypatch):
         started.close(kill=True)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_ctrl_c_whose_exception_is_lost_still_stops_a_parallel_run():
     """While this process collects its third outcome a Ctrl-C arrives and Python loses its
     KeyboardInterrupt (conformance.interrupts): the run stops before its next case and is
