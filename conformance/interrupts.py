@@ -6,9 +6,9 @@ is printed as "Exception ignored in ..." and dropped, and the interrupted code c
 on. Hypothesis registers such a callback (it times garbage collection). Under pytest,
 where each collection takes longer, 3 of 13 Ctrl-C tried mid-run on a 2,000-case
 ``assert_conforms`` were lost there: the test went on to the end and passed. On the
-command line 1 of 30 was (with Ctrl-C sent to its whole process group, which also
-stops its worker process's calls), and SIGTERM, which the command line turns into the
-same exception (:mod:`conformance.cli.main`), takes the same path.
+command line 1 of 30 was (exit 130, but with the ignored exception's traceback), and
+SIGTERM, which the command line turns into the same exception
+(:mod:`conformance.cli.main`), takes the same path.
 
 While a run is :func:`watched`, each of those signals is also written down before it
 raises as it did; the run calls :func:`raise_if_requested` before each case, so a lost
