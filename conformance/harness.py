@@ -222,6 +222,7 @@ def check_case(
     """Run ``case`` through ``tested`` and every reference; compare; give a verdict.
     The quantities in ``skip`` (:data:`conformance.result.SKIPPABLE`) are not checked:
     the tested result may leave them out."""
+    interrupts.raise_if_requested()  # a Ctrl-C that Python lost (conformance.interrupts)
     started = time.perf_counter()
     outcome = _check_case(case, as_tested(tested), references, skip)
     outcome.seconds = time.perf_counter() - started
@@ -523,7 +524,6 @@ def run_check(
     known = known or {}
 
     def test(case: Case) -> None:
-        interrupts.raise_if_requested()
         if run.first_failure is None:
             drawn[0] += 1
             if (drawn[0] - 1) % shard_count != shard_index - 1:
@@ -551,23 +551,19 @@ def run_check(
             raise _CaseFailed(outcome)
 
     started = time.perf_counter()
-    with interrupts.watched():
-        try:
-            draw_stream(test, strategy=strategy, cases=cases, seed=seed, shrink=shrink)
-        except _CaseFailed as failed:
-            run.failure = failed.outcome
-        except _NoShrinking:
-            pass
-        except (FlakyFailure, Flaky):
-            pass  # the failure did not reproduce on replay; run.failure holds the last seen
-        except KeyboardInterrupt:
-            run.interrupted = True
-        if run.failure is not None and not run.interrupted:
+    try:
+        with interrupts.watched():
             try:
+                draw_stream(test, strategy=strategy, cases=cases, seed=seed, shrink=shrink)
+            except _CaseFailed as failed:
+                run.failure = failed.outcome
+            except _NoShrinking:
+                pass
+            except (FlakyFailure, Flaky):
+                pass  # the failure did not reproduce on replay; run.failure: the last seen
+            if run.failure is not None:
                 confirm_failure(run, implementation, references)
-            except KeyboardInterrupt:
-                run.interrupted = True
-        # asked to stop, though the exception was lost (conformance.interrupts)
-        run.interrupted = run.interrupted or interrupts.requested()
+    except KeyboardInterrupt:  # generating, shrinking or replaying
+        run.interrupted = True
     run.seconds = time.perf_counter() - started
     return run

@@ -11,12 +11,14 @@ SIGTERM, which the command line turns into the same exception
 (:mod:`conformance.cli.main`), takes the same path.
 
 While a run is :func:`watched`, each of those signals is also written down before it
-raises as it did; the run calls :func:`raise_if_requested` before each case, so a lost
-exception is raised again there, and a run that was asked to stop is an interrupted run
-even if it checked its last case meanwhile (:func:`requested`). The lost exception is
-then not printed as "Exception ignored in ... Traceback ... KeyboardInterrupt" (the
-command line promises no traceback for a Ctrl-C), nor turned into a warning by pytest:
-it is not lost any more. Any other exception Python cannot raise is reported as before.
+raises as it did. :func:`conformance.harness.check_case` calls :func:`raise_if_requested`
+before each case (a drawing process without cases of its own calls it in its loops),
+so a lost exception is raised again there; and the watch raises it as it ends, so a run
+asked to stop is an interrupted run even if it checked its last case meanwhile. The
+lost exception is then not printed as "Exception ignored in ... Traceback ...
+KeyboardInterrupt" (the command line promises no traceback for a Ctrl-C), nor turned
+into a warning by pytest: it is not lost any more. Any other exception Python cannot
+raise is reported as before.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def watched() -> Iterator[None]:
     """Watch a run for the signals of WATCHED that already stop it (those with a Python
     handler: Python's own for SIGINT, the command line's for SIGTERM); a signal that is
     ignored, or left to the system, stays so. Main thread only (elsewhere, nothing is
-    watched); the handlers are put back after."""
+    watched); the handlers are put back after. KeyboardInterrupt as the block ends if a
+    stop was asked for and its exception lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -64,7 +67,10 @@ def watched() -> Iterator[None]:
                 signal.signal(number, handler)
         if sys.unraisablehook is unraisable:  # unless someone has put their own since
             sys.unraisablehook = previous_hook
+        lost = list(_requested)
         _requested.clear()
+    if lost:  # the block ended as if no stop had been asked for
+        raise KeyboardInterrupt(f"stopped by {lost[0]}")
 
 
 def _recording(handler: Callable[[int, FrameType | None], Any]) -> Callable[..., Any]:
@@ -76,7 +82,7 @@ def _recording(handler: Callable[[int, FrameType | None], Any]) -> Callable[...,
 
 
 def requested() -> bool:
-    """Whether the watched run was asked to stop."""
+    """Whether the watched run has been asked to stop."""
     return bool(_requested)
 
 

@@ -404,10 +404,6 @@ class Started:
             raise
         return True
 
-    def wait_ready(self) -> Started:
-        self.hear(wait=True)
-        return self
-
     def _heard(self) -> None:
         hellos = [self.hellos[position] for position in range(len(self.checkers))]
         failed = next((hello for hello in hellos if not hello.get("ready")), None)
@@ -657,10 +653,7 @@ def run_parallel(
                 interrupts.raise_if_requested()
                 collect(wait=True)
                 routing.dispatch(spill=True, failure=merge.first_failure)
-            interrupts.raise_if_requested()
             run = _merged(plan, started, merge, checkers)
-            # asked to stop while a checker shrank, though the exception was lost
-            run.interrupted = run.interrupted or interrupts.requested()
     except KeyboardInterrupt:
         started.close(kill=True)
         if not started.ready:  # nothing was checked, nor are the references known

@@ -171,7 +171,6 @@ def _run(
     try:
         with interrupts.watched():
             for entry in entries:
-                interrupts.raise_if_requested()  # a Ctrl-C Python lost
                 case = load_case(entry.case_path, max_bytes=args.max_case_bytes)
                 if args.update_golden:
                     written, outcome = _write_verified(case, entry.golden_path, tested, references)
@@ -196,7 +195,6 @@ def _run(
                     print("  " + outcome.describe().replace("\n", "\n  "))
                 if outcome.failed and run_record.failure is None:
                     run_record.failure = run_record.first_failure = outcome
-            interrupts.raise_if_requested()  # lost on the last one
     except KeyboardInterrupt:
         run_record.interrupted = True
     for message in golden_errors:

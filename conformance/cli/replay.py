@@ -132,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
         try:
             with interrupts.watched():
                 for path, case in zip(args.case, cases, strict=True):
-                    interrupts.raise_if_requested()  # a Ctrl-C Python lost
                     if len(cases) > 1:
                         print(f"{printable(path)}:")
                     print(f"case: {describe_architecture(case)}")
@@ -145,7 +144,6 @@ def run(args: argparse.Namespace) -> int:
                         print(outcome.describe())
                     elif len(cases) > 1:
                         print(outcome.verdict)
-                interrupts.raise_if_requested()  # lost on the last one
         except KeyboardInterrupt:
             check_run.interrupted = True
     return conclude(check_run, outputs)

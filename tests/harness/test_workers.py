@@ -194,7 +194,8 @@ def _running(pid: int) -> bool:
 @pytest.mark.parametrize("fork", STARTS)
 def test_a_stopped_run_leaves_no_checker_process(fork, monkeypatch):
     monkeypatch.setattr(parallel, "FORK", fork)
-    started = parallel.start(_plan(), 2).wait_ready()
+    started = parallel.start(_plan(), 2)
+    started.hear(wait=True)
     pids = [checker.pid for checker in started.checkers]
     assert len(set(pids)) == 2 and all(_running(pid) for pid in pids)
     assert len(started.processes) == (1 if fork else 2)
@@ -214,7 +215,8 @@ def test_a_stopped_run_leaves_no_checker_process(fork, monkeypatch):
 @pytest.mark.parametrize("fork", STARTS)
 def test_a_checker_process_that_dies_is_an_error_not_a_hang(fork, monkeypatch):
     monkeypatch.setattr(parallel, "FORK", fork)
-    started = parallel.start(_plan(), 2).wait_ready()
+    started = parallel.start(_plan(), 2)
+    started.hear(wait=True)
     try:
         dead = started.checkers[1]
         os.kill(dead.pid, signal.SIGKILL)
