@@ -212,6 +212,60 @@ def test_a_stopped_run_leaves_no_checker_process(fork, monkeypatch):
         os.close(devnull)
 
 
+@pytest.mark.parametrize(
+    ("cores", "workers", "shares"),
+    [
+        ({0, 1}, 1, [[0, 1]]),
+        ({0, 1}, 2, [[0], [1]]),
+        ({0, 1}, 3, [[0], [1], [0]]),  # more checkers than cores: they take turns
+        (set(range(8)), 2, [[0, 1, 2, 3], [4, 5, 6, 7]]),
+        (set(range(8)), 3, [[0, 1], [2, 3], [4, 5]]),
+        ({2, 5}, 2, [[2], [5]]),  # the cores this process may use, whichever they are
+    ],
+)
+def test_each_checker_process_gets_its_share_of_the_cores(cores, workers, shares, monkeypatch):
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(cores), raising=False)
+    assert parallel.core_shares(workers) == shares
+
+
+def _jax_pool_threads(pid: int | str) -> int:
+    """The threads of process ``pid`` that XLA names for its CPU pool (jaxlib's name)."""
+    tasks = Path(f"/proc/{pid}/task")
+    return sum(
+        (task / "comm").read_text().strip().startswith("tf_XLAEigen") for task in tasks.iterdir()
+    )
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs a CPU affinity mask of at least 2 cores (Linux)",
+)
+@pytest.mark.parametrize("fork", STARTS)
+def test_each_checker_process_starts_jax_on_its_share_of_the_cores(fork, monkeypatch):
+    pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    cores = os.sched_getaffinity(0)
+    probe = (
+        "import jax; from pathlib import Path; jax.devices(); "
+        "print(sum((t / 'comm').read_text().startswith('tf_XLAEigen') "
+        "for t in Path('/proc/self/task').iterdir()))"
+    )
+    # JAX's own choice, in a process of its own: a pool of one thread per core
+    alone = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    if int(alone.stdout) != len(cores):
+        pytest.skip(f"this jaxlib's CPU pool is not seen as tf_XLAEigen threads ({alone.stdout!r})")
+    monkeypatch.setattr(parallel, "FORK", fork)
+    started = parallel.start(dataclasses.replace(_plan(), against="jax"), 2)
+    try:
+        started.hear(wait=True)  # each checker has run JAX once (its warm-up)
+        for checker in started.checkers:
+            assert _jax_pool_threads(checker.pid) == len(cores) // 2
+            assert os.sched_getaffinity(checker.pid) == cores  # its own thread: anywhere
+    finally:
+        started.close(kill=True)
+
+
 @pytest.mark.parametrize("fork", STARTS)
 def test_a_checker_process_that_dies_is_an_error_not_a_hang(fork, monkeypatch):
     monkeypatch.setattr(parallel, "FORK", fork)
