@@ -217,7 +217,7 @@ class JaxBackend:
             jax,
             ("bucket", kind, parsed.dtype.name),
             lambda: jax_buckets.build(jax, kind),
-            jax_padded.COMPILER_OPTIONS,
+            jax_buckets.compiler_options(kind),
         )
 
     def _way(self, case: Mapping[str, Any]) -> tuple[str, Any, Any]:
