@@ -217,7 +217,7 @@ class JaxBackend:
             jax,
             ("bucket", kind, parsed.dtype.name),
             lambda: jax_buckets.build(jax, kind),
-            jax_buckets.compiler_options(kind),
+            jax_buckets.compiler_options(jax, kind),
         )
 
     def _way(self, case: Mapping[str, Any]) -> tuple[str, Any, Any]:
@@ -270,7 +270,7 @@ class JaxBackend:
                 jax,
                 (way, key),
                 lambda: jax_v2.value_and_grad(jax, parsed),
-                jax_v2.compiler_options(jax),
+                jax_padded.compiler_options(jax),
             )
             return jax_v2.result(parsed, compiled(*jax_v2.arguments(parsed)))
         if way == "padded":
@@ -278,7 +278,7 @@ class JaxBackend:
                 jax,
                 (way, key),
                 lambda: jax_padded.value_and_grad(jax, key[1]),
-                jax_padded.COMPILER_OPTIONS,
+                jax_padded.compiler_options(jax),
             )
             outputs = padded(*jax_padded.arguments(parsed, key))
             loss, y, weight_grads, bias_grads, input_grad = jax_padded.unpad(parsed, outputs)

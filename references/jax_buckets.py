@@ -43,13 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from references.jax_padded import (
-    ACTIVATION_ORDER,
-    COMPILER_OPTIONS,
-    LOSS_ORDER,
-    _activations,
-    _losses,
-)
+from references import jax_padded
+from references.jax_padded import ACTIVATION_ORDER, LOSS_ORDER, _activations, _losses
 from references.parsed_v2 import Layer, ParsedV2, make_result_v2
 
 Array = np.ndarray
@@ -95,20 +90,21 @@ COMPILED_KIND = {"maxpool2d": "pool", "avgpool2d": "pool"}
 
 OPTIMISED = frozenset({"conv2d", "pool", "batchnorm"})
 """The kinds compiled at XLA's default optimisation level; the others are compiled at its
-lowest (``jax_padded.COMPILER_OPTIONS``), which compiles in about half the time and runs
-them nearly as fast. At the lowest level these three ran 3 to 10 times slower per call:
-measured on this project's 2-core machine over the buckets' calls in 2,000 cases of the
-default stream (one JAX thread), a float64 convolution took 21.1 ms a call against 2.1
-ms, a float32 one 4.0 ms against 1.7 ms, a pooling 2.8-3.1 ms against 0.7-1.0 ms and a
-batchnorm 1.0 ms against 0.35 ms, for 0.1 to 0.5 s more compile time per function
-(``benchmarks/test_references.py`` times the stream's convolution cases both ways).
-The 2,000 cases then took 12% less time on one process and 17% less on two (two runs
-of each); the default 100 cases about the same (three runs of each, within 0.5 s)."""
+lowest (:func:`references.jax_padded.compiler_options`), which compiles in about half
+the time and runs them nearly as fast. At the lowest level these three ran 3 to 10
+times slower per call: measured on this project's 2-core machine over the buckets'
+calls in 2,000 cases of the default stream (one JAX thread), a float64 convolution took
+21.1 ms a call against 2.1 ms, a float32 one 4.0 ms against 1.7 ms, a pooling 2.8-3.1
+ms against 0.7-1.0 ms and a batchnorm 1.0 ms against 0.35 ms, for 0.1 to 0.5 s more
+compile time per function (``benchmarks/test_references.py`` times the stream's
+convolution cases both ways). The 2,000 cases then took 12% less time on one process
+and 17% less on two (two runs of each); the default 100 cases about the same (three
+runs of each, within 0.5 s)."""
 
 
-def compiler_options(kind: str) -> dict[str, Any]:
+def compiler_options(jax: Any, kind: str) -> dict[str, Any]:
     """XLA's options for the compiled function of ``kind`` (see ``OPTIMISED``)."""
-    return {} if kind in OPTIMISED else dict(COMPILER_OPTIONS)
+    return jax_padded.compiler_options(jax, optimised=kind in OPTIMISED)
 
 
 def _pad(array: Any, shape: Sequence[int], dtype: Any = None) -> Array:

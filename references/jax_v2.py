@@ -27,7 +27,6 @@ architecture compiles once.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,26 +34,6 @@ import numpy as np
 
 from references.jax_backend import _activation, _per_sample_loss
 from references.parsed_v2 import Layer, ParsedV2, make_result_v2
-
-FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
-"""XLA's lowest optimisation level, and its CPU fusion emitters off: nearly every case of a
-random stream has a new architecture, so compiling dominates (measured on small v2 cases:
-200-500 ms a compilation at the lowest level alone, 100-300 ms with the emitters off),
-and these arrays are too small for the optimisations to pay back."""
-
-PORTABLE_COMPILE = {"xla_backend_optimization_level": 0}
-"""For an XLA without the fusion-emitter option."""
-
-
-@functools.cache
-def compiler_options(jax: Any) -> dict[str, Any]:
-    """FAST_COMPILE if this XLA takes it (tried once on a one-line function), else
-    PORTABLE_COMPILE."""
-    try:
-        jax.jit(lambda x: x + 1, compiler_options=FAST_COMPILE)(np.float32(1))
-    except Exception:  # an XLA that does not know an option rejects the compilation
-        return PORTABLE_COMPILE
-    return FAST_COMPILE
 
 
 def _recurrent(jax: Any, layer: Layer, Wx: Any, Wh: Any, b: Any, x: Any) -> Any:

@@ -190,9 +190,19 @@ def test_jax_computes_a_float32_case_in_float32():
 
 def test_jax_falls_back_when_xla_does_not_know_the_fast_compile_options(monkeypatch):
     jax = pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
-    from references import jax_v2
+    from references import jax_buckets, jax_padded
 
-    options = jax_v2.compiler_options.__wrapped__  # the probe itself, not its cached answer
-    assert options(jax) == jax_v2.FAST_COMPILE
-    monkeypatch.setattr(jax_v2, "FAST_COMPILE", {"xla_no_such_option_anywhere": True})
-    assert options(jax) == jax_v2.PORTABLE_COMPILE
+    lowest = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+    assert jax_padded.compiler_options(jax) == lowest
+    assert jax_padded.compiler_options(jax, optimised=True) == {
+        "xla_cpu_use_fusion_emitters": False
+    }
+    assert jax_buckets.compiler_options(jax, "conv2d") == {"xla_cpu_use_fusion_emitters": False}
+    assert jax_buckets.compiler_options(jax, "dense") == lowest
+    probe = jax_padded.takes_fusion_emitters_off.__wrapped__  # not its cached answer
+    assert probe(jax)
+    monkeypatch.setattr(jax_padded, "FUSION_EMITTERS_OFF", {"xla_no_such_option_anywhere": True})
+    assert not probe(jax)
+    monkeypatch.setattr(jax_padded, "takes_fusion_emitters_off", probe)
+    assert jax_padded.compiler_options(jax) == {"xla_backend_optimization_level": 0}
+    assert jax_padded.compiler_options(jax, optimised=True) == {}
