@@ -11,7 +11,7 @@ run:
   draws while they check, so drawing costs no time of its own, and while they start
   (up to ``EARLY_CASES`` cases), when it has a core to itself.
 - **Routing.** JAX compiles a function once per process for each kind of case (a
-  padded dense network, a layer type, per dtype: 24 functions and about 10 s on this
+  padded dense network, a layer type, per dtype: 24 functions and about 7 s on this
   project's 2-core machine for the default stream), so a case goes to the checker
   process that has compiled the most of the functions it needs
   (:meth:`references.jax_backend.JaxBackend.programs`), the least busy among equals.
@@ -31,14 +31,16 @@ run:
   and checks each case it is handed with :func:`conformance.harness.check_case`,
   sending the outcome back.
 - **Threads.** JAX runs a compiled program on a pool of threads sized to the cores
-  its process may use. One process gains from it: on this project's 2-core machine, a
-  single-process run of the default 2,000 cases took 42.0 s with JAX's pool and 46.8 s
-  with a one-thread pool (medians of 3 runs in turns). N checker processes already
-  share the cores out, and then the pool's threads only contend with the other
-  checkers: each checker process starts JAX on its share of the cores alone
-  (:func:`start_jax_on`; ``cores // N``, at least one), and 2 checker processes on
-  those 2 cores finish the same cases in 22.9 s instead of 25.4 s (medians of 6 runs,
-  in turns). A single-process run keeps JAX's own choice.
+  its process may use, which lets one process keep more than one core busy while JAX
+  works. N checker processes already share the cores out, and then the pool's threads
+  only contend with the other checkers: each checker process starts JAX on its share
+  of the cores alone (:func:`start_jax_on`; ``cores // N``, at least one). Measured on
+  this project's 2-core machine on the default stream's 2,000 cases: 2 checker
+  processes took 22.9 s instead of 25.4 s (medians of 6 runs in turns), and a single
+  process 42.0 s with JAX's pool against 46.8 s with one thread (3 runs of each), so a
+  single-process run keeps JAX's own choice. (After the JAX reference's compile
+  changes of the same day, which shrank JAX's share of the work, the single process
+  took 27.5 s with the pool and 28.6 s with one thread.)
 - **Merging.** Outcomes are put in stream order. When a case fails, drawing stops
   at its position (the cases before it are still checked): the first failure in
   stream order is the single-process run's first failure, and the cases after it,
