@@ -213,13 +213,16 @@ def start_jax_on(cores: Sequence[int]) -> None:
     which JAX's maintainers name as the way to limit its threads: jax-ml/jax#1539); the
     threads it starts meanwhile keep to ``cores``. See Threads in the module docstring.
     Nothing is done where the mask cannot be set, without ``cores``, or if the client has
-    started already."""
+    started already (nor does that fail the run: JAX then keeps its own choice)."""
     if not cores or not hasattr(os, "sched_setaffinity"):
         return
     import jax
 
     everywhere = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, set(cores))
+    try:
+        os.sched_setaffinity(0, set(cores))
+    except OSError:  # the cores changed since the parent looked (a container's cpuset)
+        return  # JAX keeps its own choice
     try:
         jax.devices("cpu")
     finally:

@@ -480,3 +480,19 @@ def test_bad_workers_and_a_bad_implementation_are_exit_2(folder):
     assert "Traceback" not in missing.stderr
     auto = _check(folder, "auto", "--workers", "auto", "--cases", "5", "--impl", "impl:gradients")
     assert auto.returncode == 0, auto.stdout + auto.stderr
+
+
+def test_a_share_of_cores_that_cannot_be_set_leaves_jax_its_own_choice(monkeypatch):
+    """A mask the process may not take (its cpuset changed since the parent looked) is
+    not an error: the checker starts JAX as a single process would."""
+    pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this platform")
+    before = os.sched_getaffinity(0)
+
+    def refuse(pid, cores):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(parallel.os, "sched_setaffinity", refuse)
+    parallel.start_jax_on([max(before) + 1000])
+    assert os.sched_getaffinity(0) == before
