@@ -228,12 +228,25 @@ def test_each_checker_process_gets_its_share_of_the_cores(cores, workers, shares
     assert parallel.core_shares(workers) == shares
 
 
-def _jax_pool_threads(pid: int | str) -> int:
-    """The threads of process ``pid`` that XLA names for its CPU pool (jaxlib's name)."""
-    tasks = Path(f"/proc/{pid}/task")
-    return sum(
-        (task / "comm").read_text().strip().startswith("tf_XLAEigen") for task in tasks.iterdir()
-    )
+def _jax_pools(plan: parallel.Plan, workers: int) -> list[tuple[int, set[int]]]:
+    """For each of ``workers`` checker processes of ``plan``, once ready (each has run JAX
+    once, its warm-up): the threads XLA names for its CPU pool (jaxlib's name for them),
+    and the cores its own thread may run on."""
+    started = parallel.start(plan, workers)
+    try:
+        started.hear(wait=True)
+        return [
+            (
+                sum(
+                    (task / "comm").read_text().startswith("tf_XLAEigen")
+                    for task in Path(f"/proc/{checker.pid}/task").iterdir()
+                ),
+                os.sched_getaffinity(checker.pid),
+            )
+            for checker in started.checkers
+        ]
+    finally:
+        started.close(kill=True)
 
 
 @pytest.mark.skipif(
@@ -243,27 +256,13 @@ def _jax_pool_threads(pid: int | str) -> int:
 @pytest.mark.parametrize("fork", STARTS)
 def test_each_checker_process_starts_jax_on_its_share_of_the_cores(fork, monkeypatch):
     pytest.importorskip("jax", reason="jax is not installed (numpy-only install)")
-    cores = os.sched_getaffinity(0)
-    probe = (
-        "import jax; from pathlib import Path; jax.devices(); "
-        "print(sum((t / 'comm').read_text().startswith('tf_XLAEigen') "
-        "for t in Path('/proc/self/task').iterdir()))"
-    )
-    # JAX's own choice, in a process of its own: a pool of one thread per core
-    alone = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
-    if int(alone.stdout) != len(cores):
-        pytest.skip(f"this jaxlib's CPU pool is not seen as tf_XLAEigen threads ({alone.stdout!r})")
     monkeypatch.setattr(parallel, "FORK", fork)
-    started = parallel.start(dataclasses.replace(_plan(), against="jax"), 2)
-    try:
-        started.hear(wait=True)  # each checker has run JAX once (its warm-up)
-        for checker in started.checkers:
-            assert _jax_pool_threads(checker.pid) == len(cores) // 2
-            assert os.sched_getaffinity(checker.pid) == cores  # its own thread: anywhere
-    finally:
-        started.close(kill=True)
+    plan, cores = dataclasses.replace(_plan(), against="jax"), os.sched_getaffinity(0)
+    [(alone, _)] = _jax_pools(plan, 1)  # every core: a pool of one thread per core
+    if alone != len(cores):
+        pytest.skip(f"this jaxlib's CPU pool is not seen as tf_XLAEigen threads ({alone})")
+    # each checker's own thread may run anywhere
+    assert _jax_pools(plan, 2) == [(len(cores) // 2, cores)] * 2
 
 
 @pytest.mark.parametrize("fork", STARTS)
